@@ -1,0 +1,84 @@
+// Allocation bitmap rebuilt from the log (spec B§6.1) and the allocators (B§6.2, B§6.3, A§7).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "meta/cacheops.hpp"
+#include "meta/fmap.hpp"
+#include "meta/geometry.hpp"
+
+namespace famfs {
+
+struct BitmapStats {
+  uint64_t entries_used = 0;   // header next_index (bounded by slot count)
+  uint64_t bad_entries = 0;    // failed seqnum/CRC: skipped, not counted as allocated
+  uint64_t files = 0;
+  uint64_t directories = 0;
+  uint64_t collisions = 0;     // AUs claimed twice (incl. overlap with superblock+log)
+  uint64_t out_of_bounds = 0;  // extents reaching past the device end (bits >= nbits; rejected)
+  uint64_t alloc_bytes = 0;    // AUs set by files (collisions not double counted) * AU
+  uint64_t sum_file_sizes = 0;
+  std::optional<uint64_t> first_bad_index; // first damaged entry (Part A §5)
+};
+
+class Bitmap {
+ public:
+  explicit Bitmap(uint64_t nbits);
+  uint64_t nbits() const { return nbits_; }
+  bool test(uint64_t bit) const;
+  // Set bits [first, first+count); returns how many were already set (collisions).
+  // Bits >= nbits are not set; *out_of_bounds (if given) counts them.
+  uint64_t set_range(uint64_t first, uint64_t count, uint64_t* out_of_bounds = nullptr);
+  void clear_range(uint64_t first, uint64_t count);
+  uint64_t count_set() const;
+
+ private:
+  uint64_t nbits_;
+  std::vector<uint64_t> words_;
+};
+
+// nbits = ceil(device_size / AU); [0, 2 MiB + log_len) preset; then every valid FILE entry
+// < next_index. Bad entries are skipped and counted (as upstream fsck/allocator do).
+struct BitmapBuild {
+  Bitmap bitmap;
+  BitmapStats stats;
+};
+BitmapBuild build_bitmap(std::span<const std::byte> device, const Geometry& g,
+                         const CacheOps& cache);
+
+struct InterleaveParams {
+  uint32_t nbuckets = 0;
+  uint32_t nstrips = 0;
+  uint64_t chunk_size = 0; // 0 -> 2 MiB when interleave is enabled
+  bool enabled() const { return nbuckets || nstrips || chunk_size; }
+};
+
+// First-fit allocation over a bitmap (the caller holds the log lock for the session).
+class Allocator {
+ public:
+  Allocator(Bitmap& bitmap, const Geometry& g);
+
+  // Contiguous next-fit from the session cursor, no wrap, clamped to the device end (B§6.2):
+  // one extent of round_up(size, AU). nullopt when no space.
+  std::optional<Fmap> alloc_contiguous(uint64_t size);
+
+  // Interleaved (B§6.3) with a bucket order shuffled reproducibly from `seed`. Falls back to
+  // contiguous (cursor reset to 0) when size < chunk. Throws famfs::Error(EINVAL) for invalid
+  // params; nullopt when not enough buckets have room.
+  std::optional<Fmap> alloc_interleaved(uint64_t size, const InterleaveParams& p, uint64_t seed);
+
+  // Give back what alloc_* returned (used when a later step fails before the log entry).
+  void release(const Fmap& f);
+
+  uint64_t free_bytes() const;
+
+ private:
+  Bitmap& bitmap_;
+  Geometry geo_;
+  uint64_t cursor_bit_ = 0;
+};
+
+} // namespace famfs
