@@ -1,0 +1,21 @@
+#!/bin/bash
+# The whole test suite: unit (Catch2), integration (real FUSE mounts on image files in
+# /dev/shm), VM (QEMU guests with a real /dev/dax0.0), then the unit suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Run as root on Debian 12.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 1
+scripts/build.sh build || exit 1
+passed=0; failed=0
+run() { # run NAME CMD...: count one suite
+  echo "=== $1"
+  if "${@:2}"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1"; fi
+}
+run "meson test (unit, integration, vm)" meson test -C build --print-errorlogs --num-processes 2
+scripts/build.sh build-asan -Dsanitize=true -Db_lundef=false -Dbuildtype=debug || exit 1
+run "unit under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --suite unit --print-errorlogs
+leftover=$(awk '$3 ~ /^fuse/ {print $2}' /proc/mounts)
+if [ -n "$leftover" ]; then echo "FUSE mounts left behind by the tests: $leftover"; failed=$((failed + 1)); fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
