@@ -1,0 +1,155 @@
+#include "cli/util.hpp"
+
+#include <cstdio>
+#include <limits>
+
+namespace famfs::cli {
+
+std::optional<uint64_t> parse_size(std::string_view s, std::string* why) {
+  auto fail = [&](const std::string& w) -> std::optional<uint64_t> {
+    if (why) *why = w;
+    return std::nullopt;
+  };
+  if (s.empty()) return fail("empty size");
+  uint64_t shift = 0;
+  switch (s.back()) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: break;
+  }
+  std::string_view digits = shift ? s.substr(0, s.size() - 1) : s;
+  unsigned base = 10;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    base = 16;
+    digits.remove_prefix(2);
+  }
+  if (digits.empty())
+    return fail("'" + std::string(s) + "' is not a size (expected N, 0xN or N with k, m or g)");
+  uint64_t v = 0;
+  for (char c : digits) {
+    unsigned d;
+    if (c >= '0' && c <= '9') d = unsigned(c - '0');
+    else if (base == 16 && c >= 'a' && c <= 'f') d = unsigned(c - 'a' + 10);
+    else if (base == 16 && c >= 'A' && c <= 'F') d = unsigned(c - 'A' + 10);
+    else return fail("'" + std::string(s) + "' is not a size (expected N, 0xN or N with k, m or g)");
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / base)
+      return fail("'" + std::string(s) + "' is too large");
+    v = v * base + d;
+  }
+  if (shift && v > (std::numeric_limits<uint64_t>::max() >> shift))
+    return fail("'" + std::string(s) + "' is too large");
+  return v << shift;
+}
+
+std::optional<uint32_t> parse_mode(std::string_view s, std::string* why) {
+  auto fail = [&]() -> std::optional<uint32_t> {
+    if (why) *why = "'" + std::string(s) + "' is not an octal mode (e.g. 0644, 755)";
+    return std::nullopt;
+  };
+  if (s.empty() || s.size() > 5) return fail();
+  uint32_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '7') return fail();
+    v = v * 8 + uint32_t(c - '0');
+  }
+  if (v > 07777) return fail();
+  return v;
+}
+
+void print_error(std::string_view prog, std::string_view message) {
+  std::fprintf(stderr, "%.*s: %.*s\n", int(prog.size()), prog.data(), int(message.size()),
+               message.data());
+}
+
+void print_warning(std::string_view prog, std::string_view message) {
+  std::fprintf(stderr, "%.*s: warning: %.*s\n", int(prog.size()), prog.data(),
+               int(message.size()), message.data());
+}
+
+std::string human_bytes(uint64_t bytes) {
+  static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double v = double(bytes);
+  int u = -1;
+  while (v >= 1024.0 && u < 5) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %s", v, units[u]);
+  return buf;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  return out;
+}
+
+void JsonObject::key(std::string_view k) {
+  if (!body_.empty()) body_ += ", ";
+  body_ += '"';
+  body_ += json_escape(k);
+  body_ += "\": ";
+}
+
+JsonObject& JsonObject::add(std::string_view k, std::string_view value) {
+  key(k);
+  body_ += '"';
+  body_ += json_escape(value);
+  body_ += '"';
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view k, uint64_t value) {
+  key(k);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view k, int64_t value) {
+  key(k);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view k, bool value) {
+  key(k);
+  body_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonObject& JsonObject::add_null(std::string_view k) {
+  key(k);
+  body_ += "null";
+  return *this;
+}
+
+JsonObject& JsonObject::add_raw(std::string_view k, std::string_view json) {
+  key(k);
+  body_ += json;
+  return *this;
+}
+
+} // namespace famfs::cli
