@@ -1,9 +1,134 @@
+// famfs fsck (spec B§8.2, B§10): check a famfs device, image file, or the file system mounted
+// at a path. Exit status as upstream: the number of allocation collisions (capped at 127) when
+// there are any, 1 when anything else is wrong, 16 (EBUSY) for a mounted device, 0 when clean.
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+
 #include "cli/commands.hpp"
+#include "cli/fsck_report.hpp"
+#include "cli/util.hpp"
+#include "dax/cache.hpp"
+#include "dax/device.hpp"
+#include "dax/identity.hpp"
+#include "dax/mapping.hpp"
+#include "dax/mounts.hpp"
+#include "meta/error.hpp"
+#include "meta/fsck.hpp"
+#include "meta/omf.hpp"
 
 namespace famfs::cli {
 
+namespace {
+
+constexpr const char* kProg = "famfs fsck";
+constexpr int kExitError = 1;
+constexpr int kExitBusy = EBUSY; // 16, as upstream
+
+struct FsckOptions {
+  std::string target;
+  bool human = false;
+  bool verbose = false;
+  bool json = false;
+  uint32_t nbuckets = 0;
+  bool compat = false; // -f, -M, -L, -F, --fuse, -m, -r, -D: accepted, no effect
+  std::string uuid_file;
+};
+
+// The device a famfs mount serves: the daemon's user.famfs.device xattr on the mount root,
+// else the fsname /proc/mounts shows (the daemon passes the absolute device path as fsname).
+std::string device_of_mount(const dax::MountEntry& m) {
+  char buf[4096];
+  ssize_t n = ::getxattr(m.mountpoint.c_str(), "user.famfs.device", buf, sizeof buf);
+  if (n > 0) return std::string(buf, size_t(n));
+  return m.device;
+}
+
+int run_fsck_command(const FsckOptions& o) {
+  struct stat st {};
+  if (::stat(o.target.c_str(), &st) != 0) {
+    int err = errno;
+    print_error(kProg, o.target + ": " + std::strerror(err) +
+                           "; give a famfs device, an image file, or a path inside a famfs mount");
+    return kExitError;
+  }
+
+  std::string device;
+  if (auto m = dax::famfs_mount_containing(o.target)) {
+    // A path inside a mounted famfs: check the device behind it (read-only, no lock: fsck is
+    // a reader, as upstream).
+    device = device_of_mount(*m);
+  } else if (S_ISDIR(st.st_mode)) {
+    print_error(kProg, o.target + ": is a directory outside any famfs mount; give a famfs "
+                                  "device, an image file, or a path inside a famfs mount");
+    return kExitError;
+  } else {
+    device = o.target;
+    auto mounted = dax::famfs_mounts_of_device(device);
+    if (!mounted.empty()) {
+      print_error(kProg, device + " is mounted at " + mounted.front().mountpoint +
+                             "; run 'famfs fsck " + mounted.front().mountpoint +
+                             "' on the mount point instead");
+      return kExitBusy;
+    }
+  }
+
+  std::optional<dax::Device> dev;
+  std::optional<dax::Mapping> map;
+  try {
+    dev.emplace(dax::Device::open(device, false));
+    if (dev->info().size < sizeof(omf::Superblock)) {
+      print_error(kProg, device + ": is " + std::to_string(dev->info().size) +
+                             " bytes, too small to hold a famfs superblock; nothing to check");
+      return kExitError;
+    }
+    map.emplace(dax::Mapping::map(*dev, false));
+  } catch (const Error& e) {
+    print_error(kProg, e.what());
+    return kExitError;
+  }
+
+  const std::optional<Uuid> host = dax::read_system_uuid(dax::system_uuid_path(o.uuid_file));
+  FsckReport r = run_fsck(map->cbytes(), host ? &*host : nullptr, dax::cpu_cache_ops());
+
+  if (o.json) {
+    std::printf("%s\n", fsck_json(r, device, host).c_str());
+  } else {
+    FsckPrintOptions po;
+    po.device = device;
+    po.human = o.human;
+    po.verbose = o.verbose;
+    po.nbuckets = o.nbuckets;
+    print_fsck_human(stdout, r, map->cbytes(), po);
+  }
+  std::fflush(stdout);
+  return fsck_exit_code(r);
+}
+
+} // namespace
+
 void register_device_commands(CLI::App& app) {
-  (void)app;
+  auto o = std::make_shared<FsckOptions>();
+  CLI::App* cmd = add_command(app, "fsck",
+                              "Check a famfs device, image file, or the file system mounted at a "
+                              "path (exit: collisions count, 1 other problems, 16 mounted device)",
+                              [o] { return run_fsck_command(*o); });
+  cmd->add_flag("-h,--human", o->human, "Sizes in GiB");
+  cmd->add_flag("-v,--verbose", o->verbose, "Also print the on-media struct sizes");
+  cmd->add_flag("--json", o->json, "Print one JSON object instead of the report");
+  cmd->add_option("-B,--nbuckets", o->nbuckets, "Show free space in N stripe buckets")
+      ->check(CLI::Range(1u, 64u));
+  cmd->add_flag("-f,-M,-L,-F,--nofuse,--fuse,-m,-r,-D,--nodax", o->compat,
+                "Accepted for compatibility with upstream famfs; no effect");
+  add_identity_option(cmd, o->uuid_file);
+  cmd->add_option("target", o->target, "Device, image file, or path inside a famfs mount")
+      ->required();
 }
 
 } // namespace famfs::cli

@@ -215,6 +215,42 @@ Device Device::open(const std::string& path, bool writable, uint64_t min_size) {
   return dev;
 }
 
+bool reconfigure_to_devdax(const std::string& path) {
+  const std::string name = basename_of(path);
+  CtxPtr ctx = daxctl_context();
+  if (!ctx) return false;
+  daxctl_region* region;
+  daxctl_region_foreach(ctx.get(), region) {
+    daxctl_dev* dev;
+    daxctl_dev_foreach(region, dev) {
+      const char* n = daxctl_dev_get_devname(dev);
+      if (!n || name != n) continue;
+      daxctl_memory* mem = daxctl_dev_get_memory(dev);
+      if (!mem) return false; // already devdax (or not kmem-capable): nothing to do
+      if (daxctl_memory_is_online(mem) > 0) {
+        int rc = daxctl_memory_offline(mem);
+        if (rc < 0 || daxctl_memory_is_online(mem) > 0)
+          throw Error(rc < 0 ? -rc : EBUSY,
+                      path + ": cannot offline the system-ram memory of " + name +
+                          " (it may be in use); free it or move tasks off its NUMA node, then "
+                          "run 'daxctl reconfigure-device --mode=devdax " + name + "'");
+      }
+      if (int rc = daxctl_dev_disable(dev); rc < 0)
+        throw Error(-rc, path + ": cannot disable " + name + " to change its mode: " +
+                             std::strerror(-rc));
+      if (int rc = daxctl_dev_enable_devdax(dev); rc < 0)
+        throw Error(-rc, path + ": cannot enable " + name + " in devdax mode: " +
+                             std::strerror(-rc) + "; try 'daxctl reconfigure-device "
+                             "--mode=devdax " + name + "'");
+      // udev creates the character device asynchronously; give it a few seconds.
+      struct stat st {};
+      for (int i = 0; i < 50 && ::stat(path.c_str(), &st) != 0; ++i) ::usleep(100000);
+      return true;
+    }
+  }
+  return false;
+}
+
 DeviceInfo probe_device(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) open_error(path, errno, false);

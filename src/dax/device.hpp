@@ -42,4 +42,10 @@ class Device {
 // Probe without keeping it open (used by status and error messages).
 DeviceInfo probe_device(const std::string& path);
 
+// mkfs.famfs -M: if `path` names a device-dax device (/dev/daxX.Y, by its name) that is in
+// system-ram mode, offline its memory and rebind it to the devdax driver, as
+// `daxctl reconfigure-device --mode=devdax` does, then wait for the /dev node. Returns true if
+// it changed the mode, false if there was nothing to do. Throws famfs::Error on failure.
+bool reconfigure_to_devdax(const std::string& path);
+
 } // namespace famfs::dax

@@ -1,0 +1,289 @@
+#include "cli/fsck_report.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "cli/util.hpp"
+#include "meta/bitmap.hpp"
+#include "meta/log.hpp"
+#include "meta/omf.hpp"
+
+namespace famfs::cli {
+
+namespace {
+
+constexpr double kGiB = double(1ull << 30);
+
+const char* sb_status_key(SbStatus s) {
+  switch (s) {
+    case SbStatus::Valid: return "valid";
+    case SbStatus::ValidOldVersion: return "valid_old_version";
+    case SbStatus::NoMagic: return "no_magic";
+    case SbStatus::WrongVersion: return "wrong_version";
+    case SbStatus::BadCrc: return "bad_crc";
+    case SbStatus::BadAllocUnit: return "bad_alloc_unit";
+    case SbStatus::BadLogOffset: return "bad_log_offset";
+    case SbStatus::BadLogLen: return "bad_log_len";
+  }
+  return "unknown";
+}
+
+const char* log_status_key(LogHeaderStatus s) {
+  switch (s) {
+    case LogHeaderStatus::Ok: return "ok";
+    case LogHeaderStatus::BadMagic: return "bad_magic";
+    case LogHeaderStatus::BadCrc: return "bad_crc";
+    case LogHeaderStatus::LenMismatch: return "len_mismatch";
+    case LogHeaderStatus::BadLastIndex: return "bad_last_index";
+    case LogHeaderStatus::BadNextIndex: return "bad_next_index";
+  }
+  return "unknown";
+}
+
+// Upstream's wording for the role line.
+const char* role_line(Role r) {
+  switch (r) {
+    case Role::Master: return "Owner";
+    case Role::Client: return "Client";
+    case Role::NoSuper: return "Invalid superblock";
+    case Role::NoDev: return "No device";
+  }
+  return "Invalid superblock";
+}
+
+// dd_daxdev is strncpy'd: not NUL-terminated when 64 bytes long.
+std::string daxdev_field(const omf::Superblock& sb) {
+  const char* p = sb.ts_daxdev.dd_daxdev;
+  return std::string(p, strnlen(p, sizeof sb.ts_daxdev.dd_daxdev));
+}
+
+bool log_ok(const FsckReport& r) {
+  return sb_usable(r.sb_status) && r.log_status && *r.log_status == LogHeaderStatus::Ok;
+}
+
+uint64_t bitmap_bits(const FsckReport& r) {
+  const uint64_t au = r.geometry.alloc_unit ? r.geometry.alloc_unit : omf::kAllocUnit;
+  return (r.geometry.device_size + au - 1) / au;
+}
+
+uint64_t entries_used(const FsckReport& r) {
+  return std::min<uint64_t>(r.log.famfs_log_next_index, r.geometry.slots());
+}
+
+void size_line(std::FILE* out, const char* label, uint64_t bytes, bool human) {
+  if (human)
+    std::fprintf(out, "  %-24s%0.2fG\n", label, double(bytes) / kGiB);
+  else
+    std::fprintf(out, "  %-24s%llu\n", label, static_cast<unsigned long long>(bytes));
+}
+
+// -B n: how full each of n equal buckets of the data area is (what interleaved allocation
+// sees), with the largest free run in each.
+void print_buckets(std::FILE* out, const FsckReport& r, std::span<const std::byte> device,
+                   uint32_t nbuckets, bool human) {
+  BitmapBuild bb = build_bitmap(device, r.geometry, CacheOps{});
+  const uint64_t au = r.geometry.alloc_unit;
+  const uint64_t bucket_bits = bb.bitmap.nbits() / nbuckets;
+  std::fprintf(out, "\nStripe bucket info (%u buckets of %llu AUs):\n", nbuckets,
+               static_cast<unsigned long long>(bucket_bits));
+  if (bucket_bits == 0) {
+    std::fprintf(out, "  device too small for %u buckets\n", nbuckets);
+    return;
+  }
+  for (uint32_t b = 0; b < nbuckets; ++b) {
+    uint64_t used = 0, run = 0, best = 0;
+    for (uint64_t i = b * bucket_bits; i < (b + 1) * bucket_bits; ++i) {
+      if (bb.bitmap.test(i)) {
+        ++used;
+        run = 0;
+      } else {
+        best = std::max(best, ++run);
+      }
+    }
+    if (human)
+      std::fprintf(out, "  bucket %2u: offset 0x%llx: %llu used, %llu free AUs; largest free run %0.2fG\n",
+                   b, static_cast<unsigned long long>(b * bucket_bits * au),
+                   static_cast<unsigned long long>(used),
+                   static_cast<unsigned long long>(bucket_bits - used), double(best * au) / kGiB);
+    else
+      std::fprintf(out, "  bucket %2u: offset 0x%llx: %llu used, %llu free AUs; largest free run %llu bytes\n",
+                   b, static_cast<unsigned long long>(b * bucket_bits * au),
+                   static_cast<unsigned long long>(used),
+                   static_cast<unsigned long long>(bucket_bits - used),
+                   static_cast<unsigned long long>(best * au));
+  }
+}
+
+} // namespace
+
+uint64_t fsck_allocated_bytes(const FsckReport& r) {
+  if (!log_ok(r)) return 0;
+  const uint64_t cap = bitmap_bits(r) * r.geometry.alloc_unit;
+  return cap >= r.free_bytes ? cap - r.free_bytes : 0;
+}
+
+void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::byte> device_bytes,
+                      const FsckPrintOptions& o) {
+  const omf::Superblock& sb = r.sb;
+  std::fprintf(out, "Famfs Superblock:\n");
+  if (!sb_usable(r.sb_status) && r.sb_status != SbStatus::WrongVersion) {
+    std::fprintf(out, "  %s\n", sb_status_text(r.sb_status));
+    std::fprintf(out, "  role of this node: %s\n", role_line(r.role));
+  } else {
+    std::fprintf(out, "  Filesystem UUID:   %s\n", uuid_to_string(sb.ts_uuid).c_str());
+    std::fprintf(out, "  Device UUID:       %s\n", uuid_to_string(sb.ts_dev_uuid).c_str());
+    std::fprintf(out, "  System UUID:       %s\n", uuid_to_string(sb.ts_system_uuid).c_str());
+    std::fprintf(out, "  role of this node: %s\n", role_line(r.role));
+    std::fprintf(out, "  alloc_unit:        0x%llx\n",
+                 static_cast<unsigned long long>(sb.ts_alloc_unit));
+    std::fprintf(out, "  OMF major version: %u\n", sb.ts_omf_ver_major);
+    std::fprintf(out, "  OMF minor version: %u\n", sb.ts_omf_ver_minor);
+    std::fprintf(out, "  sizeof superblock: %zu\n", sizeof(omf::Superblock));
+    std::fprintf(out, "  log size (bytes):  %llu\n", static_cast<unsigned long long>(sb.ts_log_len));
+    std::fprintf(out, "  primary: %s   %llu\n", daxdev_field(sb).c_str(),
+                 static_cast<unsigned long long>(sb.ts_daxdev.dd_size));
+    if (r.sb_status == SbStatus::WrongVersion)
+      std::fprintf(out, "  version:           %llu (%s)\n",
+                   static_cast<unsigned long long>(sb.ts_version), sb_status_text(r.sb_status));
+  }
+  if (o.verbose) {
+    std::fprintf(out, "  sizeof(struct famfs_log):            %zu\n", sizeof(omf::LogHeader));
+    std::fprintf(out, "  sizeof(struct famfs_log_entry):      %zu\n", sizeof(omf::LogEntry));
+    std::fprintf(out, "  sizeof(struct famfs_log_mkdir):      %zu\n", sizeof(omf::MkdirMeta));
+    std::fprintf(out, "  sizeof(struct famfs_log_file_meta):  %zu\n", sizeof(omf::FileMeta));
+    std::fprintf(out, "  sizeof(struct famfs_log_fmap):       %zu\n", sizeof(omf::LogFmap));
+    std::fprintf(out, "  sizeof(struct famfs_interleaved_ext): %zu\n",
+                 sizeof(omf::InterleavedExtent));
+    std::fprintf(out, "  sizeof(struct famfs_simple_extent):  %zu\n", sizeof(omf::SimpleExtent));
+    std::fprintf(out, "  cache flush instruction in use: see 'famfs status'\n");
+  }
+
+  if (sb_usable(r.sb_status) && r.log_status) {
+    std::fprintf(out, "\nLog stats:\n");
+    if (*r.log_status != LogHeaderStatus::Ok) {
+      std::fprintf(out, "  ERROR: %s\n", log_header_status_text(*r.log_status));
+    } else {
+      const uint64_t used = entries_used(r);
+      std::fprintf(out, "  # of log entries in use: %llu of %llu\n",
+                   static_cast<unsigned long long>(used),
+                   static_cast<unsigned long long>(r.geometry.slots()));
+      std::fprintf(out, "  Log size in use:          %llu\n",
+                   static_cast<unsigned long long>(omf::kLogHeaderSize + omf::kLogEntrySize * used));
+      std::fprintf(out, "  Log size (total bytes)    %llu\n",
+                   static_cast<unsigned long long>(r.geometry.log_len));
+      if (r.bitmap.collisions)
+        std::fprintf(out, "  ERROR: %llu ALLOCATION COLLISIONS FOUND\n",
+                     static_cast<unsigned long long>(r.bitmap.collisions));
+      else
+        std::fprintf(out, "  No allocation errors found\n");
+
+      if (!r.bitmap.collisions) {
+        const uint64_t bitmap_cap = bitmap_bits(r) * r.geometry.alloc_unit;
+        const uint64_t alloc = fsck_allocated_bytes(r);
+        std::fprintf(out, "\nCapacity:\n");
+        size_line(out, "Device capacity:", r.capacity_bytes, o.human);
+        size_line(out, "Bitmap capacity:", bitmap_cap, o.human);
+        size_line(out, "Sum of file sizes:", r.bitmap.sum_file_sizes, o.human);
+        size_line(out, "Allocated bytes:", alloc, o.human);
+        size_line(out, "Free space:", r.free_bytes, o.human);
+        if (r.bitmap.sum_file_sizes)
+          std::fprintf(out, "  %-24s%0.2f\n", "Space amplification:",
+                       double(alloc) / double(r.bitmap.sum_file_sizes));
+        std::fprintf(out, "  %-24s%.1f%%\n", "Percent used:",
+                     bitmap_cap ? 100.0 * double(alloc) / double(bitmap_cap) : 0.0);
+      }
+
+      std::fprintf(out, "\nFamfs log:\n");
+      std::fprintf(out, "  %llu of %llu entries used\n", static_cast<unsigned long long>(used),
+                   static_cast<unsigned long long>(r.geometry.slots()));
+      std::fprintf(out, "  %llu bad log entries detected\n",
+                   static_cast<unsigned long long>(r.bitmap.bad_entries));
+      std::fprintf(out, "  %llu files\n", static_cast<unsigned long long>(r.bitmap.files));
+      std::fprintf(out, "  %llu directories\n",
+                   static_cast<unsigned long long>(r.bitmap.directories));
+      if (o.nbuckets) print_buckets(out, r, device_bytes, o.nbuckets, o.human);
+    }
+  }
+
+  if (!o.problems) return;
+  if (r.problems.empty()) {
+    std::fprintf(out, "\nNo problems found on %s\n", o.device.c_str());
+  } else {
+    std::fprintf(out, "\nProblems found on %s:\n", o.device.c_str());
+    for (const std::string& p : r.problems) std::fprintf(out, "  - %s\n", p.c_str());
+  }
+}
+
+std::string fsck_json(const FsckReport& r, const std::string& device,
+                      const std::optional<Uuid>& host) {
+  const bool sb_ok = sb_usable(r.sb_status);
+  const bool lg_ok = log_ok(r);
+  JsonObject j;
+  j.add("device", device);
+  j.add("clean", r.clean());
+  j.add("superblock_status", sb_status_key(r.sb_status));
+  if (r.log_status)
+    j.add("log_status", log_status_key(*r.log_status));
+  else
+    j.add_null("log_status");
+  j.add("role", role_name(r.role));
+  if (sb_ok || r.sb_status == SbStatus::WrongVersion) {
+    j.add("fs_uuid", uuid_to_string(r.sb.ts_uuid));
+    j.add("dev_uuid", uuid_to_string(r.sb.ts_dev_uuid));
+    j.add("system_uuid", uuid_to_string(r.sb.ts_system_uuid));
+    j.add("version", uint64_t(r.sb.ts_version));
+    j.add("primary_device", daxdev_field(r.sb));
+  } else {
+    j.add_null("fs_uuid").add_null("dev_uuid").add_null("system_uuid").add_null("version");
+    j.add_null("primary_device");
+  }
+  if (host)
+    j.add("host_uuid", uuid_to_string(*host));
+  else
+    j.add_null("host_uuid");
+  j.add("alloc_unit", uint64_t(sb_ok ? r.geometry.alloc_unit : 0));
+  j.add("log_len", uint64_t(sb_ok ? r.geometry.log_len : 0));
+  j.add("entries_used", uint64_t(lg_ok ? entries_used(r) : 0));
+  j.add("entries_total", uint64_t(lg_ok ? r.geometry.slots() : 0));
+  j.add("files", r.bitmap.files);
+  j.add("directories", r.bitmap.directories);
+  j.add("bad_entries", r.bitmap.bad_entries);
+  j.add("collisions", r.bitmap.collisions);
+  j.add("out_of_bounds", r.bitmap.out_of_bounds);
+  j.add("capacity_bytes", r.capacity_bytes);
+  j.add("allocated_bytes", fsck_allocated_bytes(r));
+  j.add("free_bytes", r.free_bytes);
+  j.add("sum_file_sizes", r.bitmap.sum_file_sizes);
+  j.add("damaged", r.replay.damage.has_value());
+  if (r.replay.damage) {
+    j.add("damage_index", r.replay.damage->index);
+    j.add("damage_reason", r.replay.damage->what);
+  } else {
+    j.add_null("damage_index").add_null("damage_reason");
+  }
+  j.add("skipped_entries", uint64_t(r.replay.skipped.size()));
+  std::string skipped = "[";
+  for (const ReplayIssue& s : r.replay.skipped) {
+    if (skipped.size() > 1) skipped += ", ";
+    skipped += JsonObject().add("index", s.index).add("what", s.what).str();
+  }
+  skipped += "]";
+  j.add_raw("skipped", skipped);
+  std::string problems = "[";
+  for (const std::string& p : r.problems) {
+    if (problems.size() > 1) problems += ", ";
+    problems += "\"" + json_escape(p) + "\"";
+  }
+  problems += "]";
+  j.add_raw("problems", problems);
+  j.add("exit_code", fsck_exit_code(r));
+  return j.str();
+}
+
+int fsck_exit_code(const FsckReport& r) {
+  if (r.bitmap.collisions) return int(std::min<uint64_t>(r.bitmap.collisions, 127));
+  return r.clean() ? 0 : 1;
+}
+
+} // namespace famfs::cli
