@@ -1,0 +1,220 @@
+// File maps (spec B§4, Part A §4): resolution, on-media encoding and validation.
+//
+// Decoded maps may come from hostile media, so nothing here trusts a count or a length:
+// arrays are clamped to 16, sums saturate instead of wrapping, and resolve() never indexes
+// past the extents it has.
+#include "meta/fmap.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "meta/error.hpp"
+
+namespace famfs {
+
+namespace {
+
+constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+
+uint64_t sat_add(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? kU64Max : r;
+}
+
+uint64_t sat_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? kU64Max : r;
+}
+
+bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+uint64_t min_strip_len(const std::vector<Extent>& strips) {
+  uint64_t m = kU64Max;
+  for (const Extent& s : strips) m = std::min(m, s.len);
+  return strips.empty() ? 0 : m;
+}
+
+omf::SimpleExtent to_simple(const Extent& e) {
+  omf::SimpleExtent s{};
+  s.se_devindex = 0;
+  s.se_offset = e.offset;
+  s.se_len = e.len;
+  return s;
+}
+
+} // namespace
+
+uint64_t Fmap::capacity() const {
+  if (kind == Kind::Simple) {
+    uint64_t sum = 0;
+    for (const Extent& e : extents) sum = sat_add(sum, e.len);
+    return sum;
+  }
+  // Interleave: the bytes reachable contiguously from offset 0. With equal strip lengths that
+  // are a multiple of the chunk (what allocators write) this is nstrips * strip_len; the
+  // general form keeps resolve() and capacity() consistent for any map.
+  if (extents.empty() || chunk_size == 0) return 0;
+  const uint64_t len = min_strip_len(extents);
+  const uint64_t full_stripes = len / chunk_size;
+  const uint64_t tail = len % chunk_size; // a partial last stripe maps the first `tail` bytes
+  return sat_add(sat_mul(sat_mul(full_stripes, chunk_size), extents.size()), tail);
+}
+
+std::optional<Fmap::Run> Fmap::resolve(uint64_t off) const {
+  if (kind == Kind::Simple) {
+    uint64_t r = off;
+    for (const Extent& e : extents) {
+      if (r < e.len) return Run{e.offset + r, e.len - r};
+      r -= e.len;
+    }
+    return std::nullopt;
+  }
+  if (off >= capacity()) return std::nullopt; // also covers no strips and chunk 0
+  // The kernel's famfs_interleave_fileofs_to_daxofs (B§4.2).
+  const uint64_t nstrips = extents.size();
+  const uint64_t chunk_num = off / chunk_size;
+  const uint64_t chunk_off = off % chunk_size;
+  const uint64_t stripe_num = chunk_num / nstrips;
+  const uint64_t strip_num = chunk_num % nstrips;
+  const uint64_t strip_off = stripe_num * chunk_size + chunk_off;
+  const uint64_t len = min_strip_len(extents);
+  // off < capacity guarantees strip_off < len.
+  return Run{extents[strip_num].offset + strip_off,
+             std::min(chunk_size - chunk_off, len - strip_off)};
+}
+
+DecodedFmap fmap_from_log(const omf::LogFmap& lf) {
+  DecodedFmap d{};
+  d.ext_type = lf.fmap_ext_type;
+  d.niext = lf.fmap_nextents;
+  d.nonzero_devindex = false;
+  // Copy the union bytes out once; which arm is meaningful depends on ext_type.
+  if (lf.fmap_ext_type == omf::kInterleavedExtent) {
+    omf::InterleavedExtent ie;
+    std::memcpy(&ie, &lf.ie[0], sizeof(ie));
+    d.fmap.kind = Fmap::Kind::Interleave;
+    d.fmap.chunk_size = ie.ie_chunk_size;
+    d.declared_count = ie.ie_nstrips;
+    const uint64_t n = std::min<uint64_t>(ie.ie_nstrips, omf::kMaxStrips);
+    for (uint64_t k = 0; k < n; ++k) {
+      const omf::SimpleExtent& s = ie.ie_strips[k];
+      if (s.se_devindex != 0) d.nonzero_devindex = true;
+      d.fmap.extents.push_back({s.se_offset, s.se_len});
+    }
+  } else {
+    // SIMPLE, and unknown types (validate_fmap rejects those by ext_type).
+    omf::SimpleExtent se[omf::kMaxExtents];
+    std::memcpy(se, &lf.se[0], sizeof(se));
+    d.fmap.kind = Fmap::Kind::Simple;
+    d.declared_count = lf.fmap_nextents;
+    const uint64_t n = std::min<uint64_t>(lf.fmap_nextents, omf::kMaxExtents);
+    for (uint64_t k = 0; k < n; ++k) {
+      if (se[k].se_devindex != 0) d.nonzero_devindex = true;
+      d.fmap.extents.push_back({se[k].se_offset, se[k].se_len});
+    }
+  }
+  return d;
+}
+
+omf::LogFmap fmap_to_log(const Fmap& f) {
+  omf::LogFmap lf;
+  std::memset(&lf, 0, sizeof(lf));
+  if (f.kind == Fmap::Kind::Simple) {
+    if (f.extents.empty() || f.extents.size() > omf::kMaxExtents)
+      throw Error(EINVAL, "a file map holds 1 to 16 extents, not " +
+                              std::to_string(f.extents.size()));
+    lf.fmap_ext_type = omf::kSimpleExtent;
+    lf.fmap_nextents = static_cast<uint32_t>(f.extents.size());
+    for (std::size_t k = 0; k < f.extents.size(); ++k) lf.se[k] = to_simple(f.extents[k]);
+  } else {
+    if (f.extents.empty() || f.extents.size() > omf::kMaxStrips)
+      throw Error(EINVAL, "an interleaved file map holds 1 to 16 strips, not " +
+                              std::to_string(f.extents.size()));
+    lf.fmap_ext_type = omf::kInterleavedExtent;
+    lf.fmap_nextents = 1; // niext: upstream allows exactly one interleaved extent
+    omf::InterleavedExtent ie;
+    std::memset(&ie, 0, sizeof(ie));
+    ie.ie_nstrips = f.extents.size();
+    ie.ie_chunk_size = f.chunk_size;
+    for (std::size_t k = 0; k < f.extents.size(); ++k) ie.ie_strips[k] = to_simple(f.extents[k]);
+    std::memcpy(&lf.ie[0], &ie, sizeof(ie));
+  }
+  return lf;
+}
+
+std::optional<std::string> validate_fmap(const DecodedFmap& d, uint64_t file_size,
+                                         uint64_t device_size, uint64_t log_len,
+                                         uint64_t alloc_unit) {
+  if (!is_pow2(alloc_unit)) return "alloc unit " + hex(alloc_unit) + " is not a power of 2";
+
+  const char* what = "extent";
+  if (d.ext_type == omf::kSimpleExtent) {
+    if (d.declared_count == 0) return std::string("the file map has no extents");
+    if (d.declared_count > omf::kMaxExtents)
+      return "the file map declares " + std::to_string(d.declared_count) +
+             " extents; at most 16 are allowed";
+  } else if (d.ext_type == omf::kInterleavedExtent) {
+    what = "strip";
+    if (d.niext != 1)
+      return "the file map declares " + std::to_string(d.niext) +
+             " interleaved extents; exactly 1 is allowed";
+    if (d.declared_count == 0) return std::string("the interleaved extent has no strips");
+    if (d.declared_count > omf::kMaxStrips)
+      return "the interleaved extent declares " + std::to_string(d.declared_count) +
+             " strips; at most 16 are allowed";
+    const uint64_t chunk = d.fmap.chunk_size;
+    if (!is_pow2(chunk)) return "interleave chunk size " + hex(chunk) + " is not a power of 2";
+    if (chunk % alloc_unit != 0)
+      return "interleave chunk size " + hex(chunk) + " is not a multiple of the alloc unit " +
+             hex(alloc_unit);
+    for (std::size_t k = 1; k < d.fmap.extents.size(); ++k)
+      if (d.fmap.extents[k].len != d.fmap.extents[0].len)
+        return "strip " + std::to_string(k) + " has length " + hex(d.fmap.extents[k].len) +
+               " but strip 0 has " + hex(d.fmap.extents[0].len) + "; strips must be equal";
+  } else {
+    return "unknown extent type " + std::to_string(d.ext_type);
+  }
+
+  if (d.nonzero_devindex)
+    return std::string("an ") + what + " names a device index other than 0 (only one device)";
+
+  // Saturating: a hostile log_len must not wrap the data start below the log.
+  const uint64_t data_start = sat_add(omf::kLogOffset, log_len);
+  for (std::size_t k = 0; k < d.fmap.extents.size(); ++k) {
+    const Extent& e = d.fmap.extents[k];
+    const std::string name = std::string(what) + " " + std::to_string(k);
+    if (e.offset == 0) return name + " has offset 0 (the superblock)";
+    if (e.offset % alloc_unit != 0)
+      return name + " offset " + hex(e.offset) + " is not a multiple of the alloc unit " +
+             hex(alloc_unit);
+    if (e.len == 0) return name + " has length 0";
+    if (e.len % alloc_unit != 0)
+      return name + " length " + hex(e.len) + " is not a multiple of the alloc unit " +
+             hex(alloc_unit);
+    if (e.offset < data_start)
+      return name + " at " + hex(e.offset) + " lies inside the superblock and log (data starts at " +
+             hex(data_start) + ")";
+    uint64_t end;
+    if (__builtin_add_overflow(e.offset, e.len, &end))
+      return name + " at " + hex(e.offset) + " with length " + hex(e.len) +
+             " wraps past the end of the address space";
+    if (end > device_size)
+      return name + " ends at " + hex(end) + " beyond the device end " + hex(device_size);
+  }
+
+  const uint64_t cap = d.fmap.capacity();
+  if (cap < file_size)
+    return "the file map holds " + hex(cap) + " bytes but the file size is " + hex(file_size);
+  return std::nullopt;
+}
+
+} // namespace famfs
