@@ -1,0 +1,452 @@
+/* Core of libfamfs and the preload: fmap parsing, offset resolution, mapping into one
+ * contiguous range, and the region table that makes munmap (whole or partial) right.
+ * No malloc: the table and the bitmaps live in anonymous mappings made with fc_sys. */
+#define _GNU_SOURCE
+#include "famfs_core.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define FC_PAGE 4096ull
+
+/* ---------------------------------------------------------------- fmap text */
+
+struct cursor {
+  const char *p, *end;
+};
+
+static void skip_blanks(struct cursor *c) {
+  while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r')) c->p++;
+}
+
+static int expect_word(struct cursor *c, const char *w) {
+  size_t n = strlen(w);
+  skip_blanks(c);
+  if ((size_t)(c->end - c->p) < n || memcmp(c->p, w, n) != 0) return -1;
+  c->p += n;
+  /* must be followed by a blank or end of line */
+  if (c->p < c->end && *c->p != ' ' && *c->p != '\t' && *c->p != '\n' && *c->p != '\r')
+    return -1;
+  return 0;
+}
+
+/* A number: 0x<hex> or decimal. Rejects overflow. */
+static int number(struct cursor *c, uint64_t *out) {
+  skip_blanks(c);
+  uint64_t v = 0;
+  int digits = 0;
+  if (c->end - c->p >= 2 && c->p[0] == '0' && (c->p[1] == 'x' || c->p[1] == 'X')) {
+    c->p += 2;
+    while (c->p < c->end) {
+      char ch = *c->p;
+      unsigned d;
+      if (ch >= '0' && ch <= '9') d = (unsigned)(ch - '0');
+      else if (ch >= 'a' && ch <= 'f') d = (unsigned)(ch - 'a' + 10);
+      else if (ch >= 'A' && ch <= 'F') d = (unsigned)(ch - 'A' + 10);
+      else break;
+      if (v >> 60) return -1;
+      v = (v << 4) | d;
+      c->p++;
+      digits++;
+    }
+  } else {
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+      unsigned d = (unsigned)(*c->p - '0');
+      if (v > (UINT64_MAX - d) / 10) return -1;
+      v = v * 10 + d;
+      c->p++;
+      digits++;
+    }
+  }
+  if (!digits) return -1;
+  *out = v;
+  return 0;
+}
+
+static int end_line(struct cursor *c) {
+  skip_blanks(c);
+  if (c->p == c->end) return 0;
+  if (*c->p == '\0') { /* a NUL-terminated buffer: treat as end */
+    c->end = c->p;
+    return 0;
+  }
+  if (*c->p != '\n') return -1;
+  c->p++;
+  return 0;
+}
+
+int fc_parse_fmap(const char *text, size_t len, struct fc_map *m) {
+  struct cursor c = {text, text + len};
+  uint64_t v;
+  memset(m, 0, sizeof *m);
+  if (expect_word(&c, "famfs-fmap") || number(&c, &v) || v != 1 || end_line(&c)) return -EINVAL;
+  if (expect_word(&c, "size") || number(&c, &m->size) || end_line(&c)) return -EINVAL;
+  skip_blanks(&c);
+  if (expect_word(&c, "simple") == 0) {
+    m->kind = FC_SIMPLE;
+    if (number(&c, &v) || end_line(&c)) return -EINVAL;
+  } else if (expect_word(&c, "interleave") == 0) {
+    m->kind = FC_INTERLEAVE;
+    if (number(&c, &v) || number(&c, &m->chunk) || end_line(&c)) return -EINVAL;
+    if (m->chunk == 0 || (m->chunk & (m->chunk - 1)) || m->chunk % FC_PAGE) return -EINVAL;
+  } else {
+    return -EINVAL;
+  }
+  if (v < 1 || v > FC_MAX_EXTENTS) return -EINVAL;
+  m->n = (unsigned)v;
+  for (unsigned i = 0; i < m->n; i++) {
+    if (number(&c, &m->off[i]) || number(&c, &m->len[i]) || end_line(&c)) return -EINVAL;
+    if (m->len[i] == 0 || m->off[i] % FC_PAGE || m->len[i] % FC_PAGE) return -EINVAL;
+    if (m->off[i] + m->len[i] < m->off[i]) return -EINVAL;
+  }
+  if (m->kind == FC_INTERLEAVE) {
+    for (unsigned i = 0; i < m->n; i++)
+      if (m->len[i] != m->len[0] || m->len[i] % m->chunk) return -EINVAL;
+  }
+  /* trailing blank lines are fine, anything else is not */
+  while (c.p < c.end) {
+    if (end_line(&c)) return -EINVAL;
+  }
+  if (fc_capacity(m) < m->size) return -EINVAL;
+  return 0;
+}
+
+uint64_t fc_capacity(const struct fc_map *m) {
+  uint64_t t = 0;
+  for (unsigned i = 0; i < m->n; i++) t += m->len[i];
+  return t;
+}
+
+int fc_resolve(const struct fc_map *m, uint64_t off, uint64_t *dev, uint64_t *run) {
+  if (m->kind == FC_SIMPLE) {
+    uint64_t r = off;
+    for (unsigned k = 0; k < m->n; k++) {
+      if (r < m->len[k]) {
+        *dev = m->off[k] + r;
+        *run = m->len[k] - r;
+        return 0;
+      }
+      r -= m->len[k];
+    }
+    return -ENXIO;
+  }
+  if (m->kind == FC_INTERLEAVE && m->n) {
+    uint64_t chunk_num = off / m->chunk, chunk_off = off % m->chunk;
+    uint64_t stripe_num = chunk_num / m->n, strip_num = chunk_num % m->n;
+    uint64_t strip_off = stripe_num * m->chunk + chunk_off;
+    if (strip_off >= m->len[strip_num]) return -ENXIO;
+    *dev = m->off[strip_num] + strip_off;
+    *run = m->chunk - chunk_off;
+    return 0;
+  }
+  return -ENXIO;
+}
+
+/* ---------------------------------------------------------------- region table */
+
+static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fc_region *tab;
+static size_t tab_n, tab_cap;
+static size_t tab_count; /* read without the lock for fast paths */
+
+void fc_lock(void) { pthread_mutex_lock(&tab_lock); }
+void fc_unlock(void) { pthread_mutex_unlock(&tab_lock); }
+
+size_t fc_region_count(void) { return __atomic_load_n(&tab_count, __ATOMIC_ACQUIRE); }
+
+static void publish_count(void) { __atomic_store_n(&tab_count, tab_n, __ATOMIC_RELEASE); }
+
+static void *anon(const struct fc_sys *sys, size_t len) {
+  void *p = sys->mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+static int tab_reserve(const struct fc_sys *sys) {
+  if (tab_n < tab_cap) return 0;
+  size_t ncap = tab_cap ? tab_cap * 2 : 64;
+  struct fc_region *nt = anon(sys, round_up(ncap * sizeof *nt, FC_PAGE));
+  if (!nt) return -ENOMEM;
+  if (tab) {
+    memcpy(nt, tab, tab_n * sizeof *nt);
+    sys->munmap(tab, round_up(tab_cap * sizeof *tab, FC_PAGE));
+  }
+  tab = nt;
+  tab_cap = ncap;
+  return 0;
+}
+
+static void region_free(const struct fc_sys *sys, size_t i) {
+  if (tab[i].dead) sys->munmap(tab[i].dead, tab[i].dead_len);
+  tab[i] = tab[--tab_n];
+  publish_count();
+}
+
+static int overlaps(const struct fc_region *r, uintptr_t a, uintptr_t e) {
+  return a < r->base + r->total && r->base < e;
+}
+
+static int bit_get(const struct fc_region *r, size_t pg) { return (r->dead[pg / 8] >> (pg % 8)) & 1; }
+static void bit_set(struct fc_region *r, size_t pg) { r->dead[pg / 8] |= (uint8_t)(1u << (pg % 8)); }
+
+/* Mark pages of [a, e) ∩ region dead. */
+static void mark_dead(struct fc_region *r, uintptr_t a, uintptr_t e) {
+  if (a < r->base) a = r->base;
+  if (e > r->base + r->total) e = r->base + r->total;
+  for (uintptr_t p = a; p < e; p += FC_PAGE) bit_set(r, (p - r->base) / FC_PAGE);
+}
+
+static int range_dead(const struct fc_region *r, uintptr_t a, uintptr_t e) {
+  for (uintptr_t p = a; p < e; p += FC_PAGE)
+    if (!bit_get(r, (p - r->base) / FC_PAGE)) return 0;
+  return 1;
+}
+
+static int region_add(const struct fc_sys *sys, const struct fc_region *nr) {
+  /* The kernel just gave us this range, so anything recorded there is stale. */
+  for (size_t i = 0; i < tab_n;) {
+    if (overlaps(&tab[i], nr->base, nr->base + nr->total)) region_free(sys, i);
+    else i++;
+  }
+  int rc = tab_reserve(sys);
+  if (rc) return rc;
+  tab[tab_n++] = *nr;
+  publish_count();
+  return 0;
+}
+
+/* ---------------------------------------------------------------- mapping */
+
+int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, int devdax,
+                 uint64_t off, size_t len, int prot, int flags, void **addr) {
+  const uint64_t G = FC_GRANULE;
+  if (off % FC_PAGE || len == 0) return -EINVAL;
+  uint64_t uend_off = off + round_up(len, FC_PAGE);
+  if (uend_off < off) return -EINVAL;
+  uint64_t cap = fc_capacity(m);
+  if (uend_off > cap) return -ENXIO;
+  uint64_t A = off / G * G;
+  uint64_t E = (uend_off + G - 1) / G * G;
+  if (E > cap) E = round_up(cap, FC_PAGE); /* hand-made maps may end off-granule */
+  size_t total = (size_t)(E - A);
+
+  void *res = sys->mmap(NULL, total + G, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0);
+  if (res == MAP_FAILED) return -errno;
+  uintptr_t r0 = (uintptr_t)res;
+  uintptr_t base = (r0 + G - 1) / G * G;
+  if (base > r0) sys->munmap(res, base - r0);
+  if (r0 + total + G > base + total) sys->munmap((void *)(base + total), r0 + total + G - base - total);
+
+  int mflags = MAP_SHARED | MAP_FIXED | (flags & (MAP_POPULATE | MAP_NORESERVE));
+  uint64_t pos = A;
+  while (pos < E) {
+    uint64_t dev, run;
+    int rc = fc_resolve(m, pos, &dev, &run);
+    if (rc) {
+      sys->munmap((void *)base, total);
+      return rc;
+    }
+    uint64_t piece = run < E - pos ? run : E - pos;
+    /* coalesce pieces that are contiguous on the device */
+    while (pos + piece < E) {
+      uint64_t d2, r2;
+      if (fc_resolve(m, pos + piece, &d2, &r2) || d2 != dev + piece) break;
+      piece += r2 < E - pos - piece ? r2 : E - pos - piece;
+    }
+    void *p = sys->mmap((void *)(base + (pos - A)), (size_t)piece, prot, mflags, devfd, (off_t)dev);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      sys->munmap((void *)base, total);
+      return -e;
+    }
+    pos += piece;
+  }
+
+  struct fc_region r;
+  memset(&r, 0, sizeof r);
+  r.base = base;
+  r.total = total;
+  r.ustart = base + (uintptr_t)(off - A);
+  r.uend = base + (uintptr_t)(uend_off - A);
+  r.devdax = devdax;
+  *addr = (void *)r.ustart;
+
+  fc_lock();
+  /* Plain image-file mappings without padding need no bookkeeping: the kernel unmaps any
+   * page of them. Everything else is tracked. */
+  int rc = 0;
+  if (devdax || r.ustart != r.base || r.uend != r.base + r.total) {
+    size_t npages = total / FC_PAGE;
+    r.dead_len = round_up((npages + 7) / 8, FC_PAGE);
+    r.dead = anon(sys, r.dead_len);
+    if (!r.dead) {
+      rc = -ENOMEM;
+    } else {
+      mark_dead(&r, r.base, r.ustart);
+      mark_dead(&r, r.uend, r.base + r.total);
+      rc = region_add(sys, &r);
+      if (rc) sys->munmap(r.dead, r.dead_len);
+    }
+  } else {
+    for (size_t i = 0; i < tab_n;) {
+      if (overlaps(&tab[i], r.base, r.base + r.total)) region_free(sys, i);
+      else i++;
+    }
+  }
+  fc_unlock();
+  if (rc) {
+    sys->munmap((void *)base, total);
+    *addr = NULL;
+  }
+  return rc;
+}
+
+static int sys_unmap(const struct fc_sys *sys, uintptr_t a, uintptr_t e) {
+  if (e <= a) return 0;
+  return sys->munmap((void *)a, e - a) == 0 ? 0 : -errno;
+}
+
+int fc_unmap(const struct fc_sys *sys, void *addr, size_t len) {
+  uintptr_t a = (uintptr_t)addr;
+  if (a % FC_PAGE || len == 0) {
+    return sys->munmap(addr, len) == 0 ? 0 : -errno; /* the kernel's answer (EINVAL) */
+  }
+  uintptr_t e = a + round_up(len, FC_PAGE);
+  if (e < a) return -EINVAL;
+  fc_lock();
+  if (tab_n == 0) {
+    fc_unlock();
+    return sys_unmap(sys, a, e);
+  }
+  int rc = 0, any_dax = 0;
+  for (size_t i = 0; i < tab_n; i++) {
+    if (!overlaps(&tab[i], a, e)) continue;
+    mark_dead(&tab[i], a, e);
+    if (tab[i].devdax) any_dax = 1;
+  }
+  if (!any_dax) {
+    rc = sys_unmap(sys, a, e);
+  } else {
+    /* Unmap [a, e) except the parts inside devdax regions (which cannot be split below the
+     * granule), walking the devdax regions in address order. */
+    uintptr_t cur = a;
+    for (;;) {
+      struct fc_region *next = NULL;
+      for (size_t i = 0; i < tab_n; i++) {
+        struct fc_region *r = &tab[i];
+        if (!r->devdax || !overlaps(r, cur, e)) continue;
+        if (!next || r->base < next->base) next = r;
+      }
+      if (!next) break;
+      if (next->base > cur) {
+        int x = sys_unmap(sys, cur, next->base);
+        if (x && !rc) rc = x;
+      }
+      /* release the whole granules of this region that are now completely dead */
+      uintptr_t ga = (a > next->base ? a : next->base);
+      ga = next->base + (ga - next->base) / FC_GRANULE * FC_GRANULE;
+      uintptr_t rend = next->base + next->total;
+      uintptr_t ge = e < rend ? e : rend;
+      uintptr_t run_a = 0, run_e = 0;
+      for (uintptr_t g = ga; g < ge; g += FC_GRANULE) {
+        uintptr_t gend = g + FC_GRANULE < rend ? g + FC_GRANULE : rend;
+        if (range_dead(next, g, gend)) {
+          if (run_e == g) run_e = gend;
+          else {
+            if (run_e > run_a) {
+              int x = sys_unmap(sys, run_a, run_e);
+              if (x && !rc) rc = x;
+            }
+            run_a = g;
+            run_e = gend;
+          }
+        }
+      }
+      if (run_e > run_a) {
+        int x = sys_unmap(sys, run_a, run_e);
+        if (x && !rc) rc = x;
+      }
+      cur = rend;
+      if (cur >= e) break;
+    }
+    if (cur < e) {
+      int x = sys_unmap(sys, cur, e);
+      if (x && !rc) rc = x;
+    }
+  }
+  /* Drop regions that are completely dead; unmap what is left of them (the padding). */
+  for (size_t i = 0; i < tab_n;) {
+    struct fc_region *r = &tab[i];
+    if (overlaps(r, a, e) && range_dead(r, r->base, r->base + r->total)) {
+      if (!r->devdax) sys_unmap(sys, r->base, r->base + r->total);
+      region_free(sys, i);
+    } else {
+      i++;
+    }
+  }
+  fc_unlock();
+  return rc;
+}
+
+void fc_forget(const struct fc_sys *sys, void *addr, size_t len) {
+  uintptr_t a = (uintptr_t)addr, e = a + round_up(len, FC_PAGE);
+  if (fc_region_count() == 0) return;
+  fc_lock();
+  for (size_t i = 0; i < tab_n;) {
+    if (overlaps(&tab[i], a, e)) region_free(sys, i);
+    else i++;
+  }
+  fc_unlock();
+}
+
+/* ---------------------------------------------------------------- famfs files */
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+
+#include "famfs.h"
+
+int fc_read_fd(int fd, struct fc_map *m, char *dev, size_t devsz) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0) return -errno;
+  if ((unsigned long)sf.f_type != FC_FUSE_SUPER_MAGIC) return FAMFS_ENOTFAMFS;
+  char buf[FC_FMAP_TEXT_MAX];
+  ssize_t n = fgetxattr(fd, FC_XATTR_FMAP, buf, sizeof buf);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP) return FAMFS_ENOTFAMFS;
+    if (errno == ERANGE) return FAMFS_EBADMAP;
+    return -errno;
+  }
+  if (fc_parse_fmap(buf, (size_t)n, m) != 0) return FAMFS_EBADMAP;
+  if (dev) {
+    n = fgetxattr(fd, FC_XATTR_DEVICE, dev, devsz - 1);
+    if (n <= 0) return n == 0 ? FAMFS_EBADMAP : (errno == ENODATA ? FAMFS_EBADMAP : -errno);
+    dev[n] = '\0';
+    if (dev[0] != '/' || strlen(dev) != (size_t)n) return FAMFS_EBADMAP;
+  }
+  return 0;
+}
+
+int fc_open_device(const char *dev, int writable, int *devdax) {
+  int fd = open(dev, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  if (!S_ISCHR(st.st_mode) && !S_ISREG(st.st_mode)) {
+    close(fd);
+    return -ENODEV;
+  }
+  *devdax = S_ISCHR(st.st_mode);
+  return fd;
+}

@@ -1,0 +1,91 @@
+/* Internal core shared by libfamfs.so and libfamfs-preload.so (plain C, no allocations through
+ * malloc: everything the core needs comes from the caller's stack or from anonymous mappings
+ * made through the caller-supplied system calls, so the preload can use it from inside mmap).
+ * All symbols are hidden; nothing here is part of the public ABI. */
+#ifndef FAMFS_CORE_H
+#define FAMFS_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FC_MAX_EXTENTS 16
+#define FC_GRANULE (2ull << 20) /* AU = device-dax alignment = PMD size */
+#define FC_FUSE_SUPER_MAGIC 0x65735546
+#define FC_XATTR_FMAP "user.famfs.fmap"
+#define FC_XATTR_DEVICE "user.famfs.device"
+#define FC_FMAP_TEXT_MAX 4096
+#define FC_PATH_MAX 4096
+
+#ifdef __GNUC__
+#define FC_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define FC_HIDDEN
+#endif
+
+enum fc_kind { FC_SIMPLE = 1, FC_INTERLEAVE = 2 };
+
+struct fc_map {
+  uint64_t size;
+  int kind;
+  unsigned n; /* extents (simple) or strips (interleave) */
+  uint64_t chunk;
+  uint64_t off[FC_MAX_EXTENTS];
+  uint64_t len[FC_MAX_EXTENTS];
+};
+
+/* The system calls the core uses (the preload passes the next definitions in the chain). */
+struct fc_sys {
+  void *(*mmap)(void *, size_t, int, int, int, off_t);
+  int (*munmap)(void *, size_t);
+};
+
+/* Parse the user.famfs.fmap text (docs/design.md). 0 or -EINVAL. */
+FC_HIDDEN int fc_parse_fmap(const char *text, size_t len, struct fc_map *m);
+/* File offset -> device offset and contiguous bytes from there. 0 or -ENXIO. */
+FC_HIDDEN int fc_resolve(const struct fc_map *m, uint64_t off, uint64_t *dev, uint64_t *run);
+/* Bytes the map can address (sum of extents, or nstrips * strip length). */
+FC_HIDDEN uint64_t fc_capacity(const struct fc_map *m);
+
+/* A mapping made by fc_map_range. */
+struct fc_region {
+  uintptr_t base;   /* whole mapped range, granule aligned */
+  size_t total;
+  uintptr_t ustart; /* what the caller asked for, page rounded */
+  uintptr_t uend;
+  int devdax;       /* pieces of a devdax vma cannot be unmapped below the granule */
+  uint8_t *dead;    /* one bit per page of [base, base+total): the caller unmapped it */
+  size_t dead_len;  /* bytes of the bitmap mapping */
+};
+
+/* Map file bytes [off, off+len) (off page aligned) of `m` from the device open as `devfd`.
+ * Reserves a 2 MiB aligned PROT_NONE range covering whole granules, maps each piece MAP_FIXED,
+ * and returns the address of file offset `off` in *addr. `flags` are extra mmap flags
+ * (MAP_POPULATE, MAP_NORESERVE); MAP_SHARED is implied. Records the region in the table.
+ * Returns 0 or -errno (the device's mmap error, -ENXIO beyond the map, -ENOMEM). */
+FC_HIDDEN int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd,
+                           int devdax, uint64_t off, size_t len, int prot, int flags,
+                           void **addr);
+
+/* munmap semantics over the region table: pages inside famfs regions are retired (unmapped
+ * at once for image files, at granule granularity for devdax); the rest goes to sys->munmap.
+ * Returns 0 or -errno. */
+FC_HIDDEN int fc_unmap(const struct fc_sys *sys, void *addr, size_t len);
+
+/* Forget regions overlapping [addr, addr+len) without unmapping (MAP_FIXED replaced them). */
+FC_HIDDEN void fc_forget(const struct fc_sys *sys, void *addr, size_t len);
+
+/* Number of regions in the table (cheap; for fast paths and tests). */
+FC_HIDDEN size_t fc_region_count(void);
+
+/* Read a famfs fd's map and device path (buffer of devsz bytes). 0, FAMFS_ENOTFAMFS (not on a
+ * FUSE mount, or no user.famfs.fmap), FAMFS_EBADMAP, or -errno. */
+FC_HIDDEN int fc_read_fd(int fd, struct fc_map *m, char *dev, size_t devsz);
+/* Open the device for reading (and writing); *devdax = 1 for a character device. fd or -errno. */
+FC_HIDDEN int fc_open_device(const char *dev, int writable, int *devdax);
+
+/* Lock handling around fork (registered by the users of the core). */
+FC_HIDDEN void fc_lock(void);
+FC_HIDDEN void fc_unlock(void);
+
+#endif
