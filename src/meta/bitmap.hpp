@@ -34,6 +34,10 @@ class Bitmap {
   uint64_t set_range(uint64_t first, uint64_t count, uint64_t* out_of_bounds = nullptr);
   void clear_range(uint64_t first, uint64_t count);
   uint64_t count_set() const;
+  uint64_t count_set_below(uint64_t end) const; // set bits in [0, min(end, nbits))
+  // First fit: the lowest i in [from, limit) with bits [i, i+run) all clear and i+run <= limit
+  // (limit is clamped to nbits). nullopt when there is none or run is 0.
+  std::optional<uint64_t> find_clear_run(uint64_t from, uint64_t limit, uint64_t run) const;
 
  private:
   uint64_t nbits_;
@@ -76,6 +80,10 @@ class Allocator {
   uint64_t free_bytes() const;
 
  private:
+  // Allocatable bits: [first_bit_, limit_bit_). Never below the end of the log (even on a
+  // bitmap that was not preset), never a partial AU at the device end.
+  uint64_t first_bit_ = 0;
+  uint64_t limit_bit_ = 0;
   Bitmap& bitmap_;
   Geometry geo_;
   uint64_t cursor_bit_ = 0;

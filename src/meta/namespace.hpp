@@ -2,14 +2,21 @@
 //
 // The log is append-only and has no delete, so the table only grows: an inode number, once
 // given, names the same object for the life of the table, and a directory's children keep
-// their order (readdir offsets stay valid while new entries arrive).
+// their order (readdir offsets stay valid while new entries arrive). Inodes never move in
+// memory: a pointer from get() stays valid for the life of the table (a directory's
+// `children` vector may still grow, so readers and apply() need the caller's lock).
+//
+// Memory is the constraint that shapes the private part (<= 256 resident bytes per file at
+// 100,000 files, daemon included): inodes live in fixed-size chunks (no reallocation copies,
+// no per-node allocation), and the (parent, name) lookup index is an open-addressing table of
+// 32-bit inode numbers that compares against the inode's own name (no second copy of keys).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "meta/fmap.hpp"
@@ -64,18 +71,32 @@ class Namespace {
   // Performs path (Part A §3) and extent (Part A §4) validation; on Skipped, *why says why.
   ApplyResult apply(const omf::LogEntry& e, uint64_t index, std::string* why = nullptr);
 
-  std::size_t inode_count() const { return inodes_.size(); }
+  std::size_t inode_count() const { return count_; }
   std::size_t file_count() const { return files_; } // excluding .meta files
   std::size_t dir_count() const { return dirs_; }   // excluding root and .meta
-  Ino max_ino() const { return inodes_.size(); }
+  Ino max_ino() const { return count_; }
   const Geometry& geometry() const { return geo_; }
 
  private:
+  static constexpr unsigned kChunkShift = 10; // 1024 inodes per chunk
+  static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkShift;
+
+  Inode& at(Ino ino) { return chunks_[(ino - 1) >> kChunkShift][(ino - 1) & (kChunkSize - 1)]; }
+  const Inode& at(Ino ino) const {
+    return chunks_[(ino - 1) >> kChunkShift][(ino - 1) & (kChunkSize - 1)];
+  }
   Ino add(Inode&& n);
-  struct KeyHash;
+  static uint64_t key_hash(Ino parent, std::string_view name);
+  // Index slot holding (parent, name), or the empty slot where it would go.
+  std::size_t probe(Ino parent, std::string_view name, uint64_t hash) const;
+  void index_insert(Ino ino, uint64_t hash);
+  void grow_index();
+
   Geometry geo_;
-  std::vector<Inode> inodes_;  // ino i lives at inodes_[i - 1]
-  std::unordered_map<std::string, Ino> by_key_; // key: parent ino (8 raw bytes) + name
+  std::vector<std::unique_ptr<Inode[]>> chunks_; // ino i lives in chunk (i-1)/1024
+  std::size_t count_ = 0;
+  std::vector<uint32_t> index_; // open addressing, linear probing; 0 = empty slot, else ino
+  std::size_t index_used_ = 0;
   std::size_t files_ = 0;
   std::size_t dirs_ = 0;
 };

@@ -1,0 +1,281 @@
+// Allocation bitmap rebuilt from the log (spec B§6.1) and the allocators (B§6.2, B§6.3, A§7).
+//
+// Extents come from shared memory, so every range is clamped: bits past nbits are counted as
+// out of bounds and never written, and offset + length arithmetic saturates.
+#include "meta/bitmap.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "meta/error.hpp"
+#include "meta/log.hpp"
+
+namespace famfs {
+
+namespace {
+
+constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+
+uint64_t sat_add(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? kU64Max : r;
+}
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
+
+bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Mask of bits [lo, hi) within one word, 0 <= lo < hi <= 64.
+uint64_t word_mask(unsigned lo, unsigned hi) {
+  const uint64_t upper = hi == 64 ? kU64Max : ((uint64_t{1} << hi) - 1);
+  return upper & ~((uint64_t{1} << lo) - 1);
+}
+
+uint64_t slots_in_span(std::span<const std::byte> device) {
+  const uint64_t first = omf::log_slot_offset(0);
+  if (device.size() < first) return 0;
+  return (device.size() - first) / omf::kLogEntrySize;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------- Bitmap
+
+Bitmap::Bitmap(uint64_t nbits) : nbits_(nbits), words_(ceil_div(nbits, 64), 0) {}
+
+bool Bitmap::test(uint64_t bit) const {
+  return bit < nbits_ && (words_[bit >> 6] >> (bit & 63)) & 1;
+}
+
+uint64_t Bitmap::set_range(uint64_t first, uint64_t count, uint64_t* out_of_bounds) {
+  uint64_t end = sat_add(first, count);
+  if (end > nbits_) {
+    if (out_of_bounds) *out_of_bounds = sat_add(*out_of_bounds, end - std::max(first, nbits_));
+    end = nbits_;
+  }
+  uint64_t collisions = 0;
+  for (uint64_t b = first; b < end;) {
+    const unsigned lo = b & 63;
+    const unsigned hi = static_cast<unsigned>(std::min<uint64_t>(64, lo + (end - b)));
+    const uint64_t m = word_mask(lo, hi);
+    uint64_t& w = words_[b >> 6];
+    collisions += std::popcount(w & m);
+    w |= m;
+    b += hi - lo;
+  }
+  return collisions;
+}
+
+void Bitmap::clear_range(uint64_t first, uint64_t count) {
+  const uint64_t end = std::min(sat_add(first, count), nbits_);
+  for (uint64_t b = first; b < end;) {
+    const unsigned lo = b & 63;
+    const unsigned hi = static_cast<unsigned>(std::min<uint64_t>(64, lo + (end - b)));
+    words_[b >> 6] &= ~word_mask(lo, hi);
+    b += hi - lo;
+  }
+}
+
+uint64_t Bitmap::count_set() const { return count_set_below(nbits_); }
+
+uint64_t Bitmap::count_set_below(uint64_t end) const {
+  end = std::min(end, nbits_);
+  uint64_t n = 0;
+  const uint64_t full = end >> 6;
+  for (uint64_t i = 0; i < full; ++i) n += std::popcount(words_[i]);
+  if (end & 63) n += std::popcount(words_[full] & word_mask(0, end & 63));
+  return n;
+}
+
+std::optional<uint64_t> Bitmap::find_clear_run(uint64_t from, uint64_t limit,
+                                               uint64_t run) const {
+  limit = std::min(limit, nbits_);
+  if (run == 0) return std::nullopt;
+  // Next bit in [b, limit) equal to `want` (limit when none), a word at a time.
+  auto next = [&](uint64_t b, bool want) {
+    while (b < limit) {
+      uint64_t w = words_[b >> 6];
+      if (!want) w = ~w;
+      w &= ~((uint64_t{1} << (b & 63)) - 1);
+      if (w != 0) return std::min(limit, (b & ~uint64_t{63}) + std::countr_zero(w));
+      b = (b | 63) + 1;
+    }
+    return limit;
+  };
+  uint64_t i = from;
+  while (i < limit) {
+    i = next(i, false);
+    if (i >= limit || limit - i < run) return std::nullopt;
+    const uint64_t blocker = next(i, true);
+    if (blocker - i >= run) return i;
+    i = blocker + 1;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------- build_bitmap
+
+BitmapBuild build_bitmap(std::span<const std::byte> device, const Geometry& g,
+                         const CacheOps& cache) {
+  const uint64_t au = g.alloc_unit ? g.alloc_unit : omf::kAllocUnit;
+  BitmapBuild out{Bitmap(ceil_div(g.device_size, au)), BitmapStats{}};
+  Bitmap& bm = out.bitmap;
+  BitmapStats& st = out.stats;
+
+  const omf::LogHeader h = read_log_header(device);
+  const LogHeaderStatus hs = check_log_header(h, g.log_len);
+  const bool header_usable = hs == LogHeaderStatus::Ok || hs == LogHeaderStatus::BadNextIndex;
+  // B§6.1: the reserved range uses the header's length; a header we cannot trust gets the
+  // superblock's. Bits past the device end are not the files' fault: clamp silently.
+  const uint64_t log_len = header_usable ? h.famfs_log_len : g.log_len;
+  bm.set_range(0, ceil_div(sat_add(omf::kLogOffset, log_len), au));
+  if (!header_usable) return out;
+
+  st.entries_used = std::min({h.famfs_log_next_index, g.slots(), slots_in_span(device)});
+  for (uint64_t i = 0; i < st.entries_used; ++i) {
+    const std::optional<omf::LogEntry> e = read_valid_entry(device, i, cache);
+    if (!e) {
+      // Skipped and counted, as upstream's fsck and allocator do: this is not replay.
+      ++st.bad_entries;
+      if (!st.first_bad_index) st.first_bad_index = i;
+      continue;
+    }
+    if (e->famfs_log_entry_type == omf::kLogMkdir) {
+      ++st.directories;
+      continue;
+    }
+    if (e->famfs_log_entry_type != omf::kLogFile) continue;
+    ++st.files;
+    st.sum_file_sizes = sat_add(st.sum_file_sizes, e->famfs_fm.fm_size);
+    const DecodedFmap d = fmap_from_log(e->famfs_fm.fm_fmap);
+    if (d.ext_type != omf::kSimpleExtent && d.ext_type != omf::kInterleavedExtent) continue;
+    // Every extent claims its AUs as written, valid or not: upstream fsck counts an extent at
+    // offset 0 as a collision with the superblock, and the allocator must not hand out space
+    // that any entry claims.
+    for (const Extent& x : d.fmap.extents) {
+      const uint64_t first = x.offset / au;
+      const uint64_t count = ceil_div(sat_add(x.offset % au, x.len), au);
+      uint64_t oob = 0;
+      const uint64_t coll = bm.set_range(first, count, &oob);
+      st.collisions += coll;
+      st.out_of_bounds = sat_add(st.out_of_bounds, oob);
+      st.alloc_bytes += (count - oob - coll) * au;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------- Allocator
+
+Allocator::Allocator(Bitmap& bitmap, const Geometry& g) : bitmap_(bitmap), geo_(g) {
+  if (geo_.alloc_unit == 0) geo_.alloc_unit = omf::kAllocUnit;
+  first_bit_ = ceil_div(sat_add(omf::kLogOffset, geo_.log_len), geo_.alloc_unit);
+  // Only whole AUs: an allocation in a partial last AU would end past the device.
+  limit_bit_ = std::min(bitmap_.nbits(), geo_.device_size / geo_.alloc_unit);
+}
+
+std::optional<Fmap> Allocator::alloc_contiguous(uint64_t size) {
+  if (size == 0)
+    throw Error(EINVAL, "cannot allocate 0 bytes: famfs files are never empty");
+  const uint64_t au = geo_.alloc_unit;
+  const uint64_t bits = ceil_div(size, au);
+  const uint64_t from = std::max(cursor_bit_, first_bit_);
+  const std::optional<uint64_t> at = bitmap_.find_clear_run(from, limit_bit_, bits);
+  if (!at) return std::nullopt;
+  bitmap_.set_range(*at, bits);
+  cursor_bit_ = *at + bits; // next fit within the session, no wrap (B§6.2)
+  Fmap f;
+  f.kind = Fmap::Kind::Simple;
+  f.extents.push_back({*at * au, bits * au});
+  return f;
+}
+
+std::optional<Fmap> Allocator::alloc_interleaved(uint64_t size, const InterleaveParams& p,
+                                                 uint64_t seed) {
+  const uint64_t au = geo_.alloc_unit;
+  const uint64_t chunk = p.chunk_size ? p.chunk_size : omf::kAllocUnit;
+  if (!is_pow2(chunk))
+    throw Error(EINVAL, "interleave chunk size " + hex(chunk) + " is not a power of 2");
+  if (chunk % au != 0)
+    throw Error(EINVAL, "interleave chunk size " + hex(chunk) +
+                            " is not a multiple of the allocation unit " + hex(au));
+  if (p.nbuckets < 1 || p.nbuckets > 64)
+    throw Error(EINVAL, "interleave needs 1 to 64 buckets, not " + std::to_string(p.nbuckets));
+  if (p.nstrips < 1 || p.nstrips > omf::kMaxStrips)
+    throw Error(EINVAL, "interleave needs 1 to 16 strips, not " + std::to_string(p.nstrips));
+  if (p.nstrips > p.nbuckets)
+    throw Error(EINVAL, std::to_string(p.nstrips) + " strips need at least as many buckets; " +
+                            std::to_string(p.nbuckets) + " given");
+  if (geo_.device_size / p.nbuckets < (uint64_t{1} << 30))
+    throw Error(EINVAL, "device of " + hex(geo_.device_size) + " bytes split into " +
+                            std::to_string(p.nbuckets) +
+                            " buckets gives buckets under 1 GiB; use fewer buckets");
+  if (size == 0)
+    throw Error(EINVAL, "cannot allocate 0 bytes: famfs files are never empty");
+
+  if (size < chunk) {
+    cursor_bit_ = 0; // B§6.3: small files fall back to contiguous from the start
+    return alloc_contiguous(size);
+  }
+
+  const uint64_t alloc_au = ceil_div(size, au);
+  const uint64_t chunk_au = chunk / au;
+  const uint64_t bucket_au = (geo_.device_size / au) / p.nbuckets;
+  const uint64_t stripe_au = p.nstrips * chunk_au;
+  const uint64_t nstripes = ceil_div(alloc_au, stripe_au);
+  const uint64_t strip_au = nstripes * chunk_au;
+
+  // Part A §7: the bucket order is a Fisher–Yates shuffle driven by a seeded mt19937_64, so
+  // the same seed gives the same strips. (rng() % n, not a distribution object: its output
+  // is fixed by the standard, a distribution's is not.)
+  std::vector<uint32_t> order(p.nbuckets);
+  std::iota(order.begin(), order.end(), 0u);
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
+
+  Fmap f;
+  f.kind = Fmap::Kind::Interleave;
+  f.chunk_size = chunk;
+  for (uint32_t b : order) {
+    if (f.extents.size() == p.nstrips) break;
+    const uint64_t lo = std::max<uint64_t>(b * bucket_au, first_bit_);
+    const uint64_t hi = std::min<uint64_t>((b + 1) * bucket_au, limit_bit_);
+    if (lo >= hi) continue;
+    const std::optional<uint64_t> at = bitmap_.find_clear_run(lo, hi, strip_au);
+    if (!at) continue;
+    bitmap_.set_range(*at, strip_au);
+    f.extents.push_back({*at * au, strip_au * au});
+  }
+  if (f.extents.size() < p.nstrips) {
+    release(f); // all or nothing
+    return std::nullopt;
+  }
+  return f;
+}
+
+void Allocator::release(const Fmap& f) {
+  const uint64_t au = geo_.alloc_unit;
+  for (const Extent& x : f.extents) {
+    const uint64_t first = x.offset / au;
+    bitmap_.clear_range(first, ceil_div(sat_add(x.offset % au, x.len), au));
+  }
+}
+
+uint64_t Allocator::free_bytes() const {
+  if (first_bit_ >= limit_bit_) return 0;
+  const uint64_t set = bitmap_.count_set_below(limit_bit_) - bitmap_.count_set_below(first_bit_);
+  return (limit_bit_ - first_bit_ - set) * geo_.alloc_unit;
+}
+
+} // namespace famfs

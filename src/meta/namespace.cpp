@@ -1,0 +1,316 @@
+// The in-memory inode table (spec B§1, B§8.1 with Part A §3-§4).
+//
+// Entries arrive from shared memory that may be hostile: every path is checked lexically before
+// it touches the table, every map is checked by validate_fmap, and a rejected entry changes
+// nothing. The table only grows, so inode numbers are indexes into chunked storage and a
+// directory's children are kept in creation order.
+#include "meta/namespace.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+#include "meta/path.hpp"
+
+namespace famfs {
+
+namespace {
+
+// Printable form of a path for messages: hostile bytes must not garble a log line.
+std::string show(std::string_view p) {
+  std::string out;
+  out.reserve(p.size() + 2);
+  out += '\'';
+  for (unsigned char c : p) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '\'';
+  return out;
+}
+
+// True when `p` is already what writers emit (a/b/c: no empty, "." or ".." component). Almost
+// every entry is, and then normalise_relpath (which allocates) can be skipped.
+bool is_canonical(std::string_view p) {
+  if (p.empty()) return false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= p.size(); ++i) {
+    if (i < p.size() && p[i] != '/') {
+      if (p[i] == '\0') return false;
+      continue;
+    }
+    const std::string_view c = p.substr(start, i - start);
+    if (c.empty() || c == "." || c == "..") return false;
+    start = i + 1;
+  }
+  return true;
+}
+
+// The relpath field of an entry, or nullopt when all 80 bytes are used (no terminator: the
+// writer limit is 79 bytes, so such a field was not written by famfs).
+std::optional<std::string_view> terminated_field(const char (&field)[omf::kRelpathField]) {
+  if (std::memchr(field, '\0', sizeof(field)) == nullptr) return std::nullopt;
+  return relpath_field(field);
+}
+
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+constexpr uint32_t kPermMask = 07777; // the log stores permission bits; never trust S_IFMT
+
+} // namespace
+
+Namespace::Namespace(const Geometry& g, bool master) : geo_(g) {
+  index_.assign(64, 0);
+
+  Inode root;
+  root.parent = kRootIno; // FUSE convention: the root is its own parent
+  root.is_dir = true;
+  root.mode = 0755;
+  add(std::move(root));
+
+  Inode meta;
+  meta.parent = kRootIno;
+  meta.name = ".meta";
+  meta.is_dir = true;
+  meta.mode = 0755;
+  add(std::move(meta));
+
+  Inode sb;
+  sb.parent = kMetaDirIno;
+  sb.name = ".superblock";
+  sb.mode = 0444;
+  sb.size = omf::kSuperblockRegion;
+  sb.fmap.extents.push_back({0, omf::kSuperblockRegion});
+  add(std::move(sb));
+
+  Inode log;
+  log.parent = kMetaDirIno;
+  log.name = ".log";
+  log.mode = master ? 0644 : 0444;
+  log.size = g.log_len;
+  log.fmap.extents.push_back({omf::kLogOffset, g.log_len});
+  add(std::move(log));
+
+  // The synthetic files are not counted as files (file_count() is what the log created).
+  files_ = 0;
+  dirs_ = 0;
+}
+
+const Inode* Namespace::get(Ino ino) const {
+  if (ino == 0 || ino > count_) return nullptr;
+  return &at(ino);
+}
+
+Inode* Namespace::get_mutable(Ino ino) {
+  if (ino == 0 || ino > count_) return nullptr;
+  return &at(ino);
+}
+
+uint64_t Namespace::key_hash(Ino parent, std::string_view name) {
+  return std::hash<std::string_view>{}(name) ^ mix64(parent + 0x9E3779B97F4A7C15ULL);
+}
+
+std::size_t Namespace::probe(Ino parent, std::string_view name, uint64_t hash) const {
+  const std::size_t mask = index_.size() - 1;
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    const uint32_t v = index_[i];
+    if (v == 0) return i;
+    const Inode& n = at(v);
+    if (n.parent == parent && n.name == name) return i;
+  }
+}
+
+void Namespace::grow_index() {
+  std::vector<uint32_t> old;
+  old.swap(index_);
+  index_.assign(old.size() * 2, 0);
+  const std::size_t mask = index_.size() - 1;
+  for (uint32_t v : old) {
+    if (v == 0) continue;
+    const Inode& n = at(v);
+    std::size_t i = key_hash(n.parent, n.name) & mask;
+    while (index_[i] != 0) i = (i + 1) & mask;
+    index_[i] = v;
+  }
+}
+
+void Namespace::index_insert(Ino ino, uint64_t hash) {
+  // Load factor <= 3/4 keeps linear probes short and the table at ~10 bytes per inode.
+  if ((index_used_ + 1) * 4 > index_.size() * 3) grow_index();
+  const std::size_t mask = index_.size() - 1;
+  std::size_t i = hash & mask;
+  while (index_[i] != 0) i = (i + 1) & mask;
+  index_[i] = static_cast<uint32_t>(ino);
+  ++index_used_;
+}
+
+Ino Namespace::add(Inode&& n) {
+  const Ino ino = count_ + 1;
+  if (((ino - 1) >> kChunkShift) >= chunks_.size())
+    chunks_.push_back(std::make_unique<Inode[]>(kChunkSize));
+  n.ino = ino;
+  Inode& slot = at(ino);
+  slot = std::move(n);
+  ++count_;
+  if (slot.fmap.extents.capacity() != slot.fmap.extents.size()) slot.fmap.extents.shrink_to_fit();
+  if (ino != kRootIno) {
+    index_insert(ino, key_hash(slot.parent, slot.name));
+    at(slot.parent).children.push_back(ino);
+  }
+  return ino;
+}
+
+std::optional<Ino> Namespace::lookup(Ino parent, std::string_view name) const {
+  if (parent == 0 || parent > count_ || name.empty()) return std::nullopt;
+  const uint32_t v = index_[probe(parent, name, key_hash(parent, name))];
+  if (v == 0) return std::nullopt;
+  return v;
+}
+
+std::optional<Ino> Namespace::resolve(std::string_view relpath) const {
+  // Lexical, like the log's own paths: famfs has no symlinks. ".." never climbs above the root.
+  Ino cur = kRootIno;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= relpath.size(); ++i) {
+    if (i < relpath.size() && relpath[i] != '/') continue;
+    const std::string_view c = relpath.substr(start, i - start);
+    start = i + 1;
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (cur == kRootIno) return std::nullopt;
+      cur = at(cur).parent;
+      continue;
+    }
+    if (!at(cur).is_dir) return std::nullopt;
+    const std::optional<Ino> next = lookup(cur, c);
+    if (!next) return std::nullopt;
+    cur = *next;
+  }
+  return cur;
+}
+
+std::string Namespace::path_of(Ino ino) const {
+  if (ino == 0 || ino > count_ || ino == kRootIno) return {};
+  std::vector<const std::string*> names;
+  for (Ino cur = ino; cur != kRootIno; cur = at(cur).parent) names.push_back(&at(cur).name);
+  std::string out;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    if (!out.empty()) out += '/';
+    out += **it;
+  }
+  return out;
+}
+
+ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string* why) {
+  auto skip = [&](std::string reason) {
+    if (why) *why = std::move(reason);
+    return ApplyResult::Skipped;
+  };
+
+  const uint32_t type = e.famfs_log_entry_type;
+  if (type != omf::kLogFile && type != omf::kLogMkdir) {
+    if (why) {
+      *why = type == omf::kLogDelete       ? "DELETE entry (reserved, never played)"
+             : type == omf::kLogAddDaxdev ? "ADD_DAXDEV entry (secondary devices unsupported)"
+                                           : "unknown entry type " + std::to_string(type);
+    }
+    return ApplyResult::Ignored;
+  }
+  const bool is_file = type == omf::kLogFile;
+
+  // Part A §3: the path.
+  const std::optional<std::string_view> field =
+      terminated_field(is_file ? e.famfs_fm.fm_relpath : e.famfs_md.md_relpath);
+  if (!field) return skip("the path field has no terminating NUL within its 80 bytes");
+  std::string normalised; // only used when the stored path is not canonical
+  std::string_view rel = *field;
+  if (!is_canonical(rel)) {
+    std::string reason;
+    std::optional<std::string> n = normalise_relpath(rel, &reason);
+    if (!n) return skip("bad path: " + reason);
+    normalised = std::move(*n);
+    rel = normalised;
+  }
+
+  // Part A §4: the map, before the table is touched.
+  DecodedFmap decoded{};
+  if (is_file) {
+    decoded = fmap_from_log(e.famfs_fm.fm_fmap);
+    if (std::optional<std::string> bad =
+            validate_fmap(decoded, e.famfs_fm.fm_size, geo_.device_size, geo_.log_len,
+                          geo_.alloc_unit))
+      return skip("file " + show(rel) + ": " + *bad);
+  }
+
+  // Walk to the parent directory; every component before the last must exist as a directory.
+  Ino parent = kRootIno;
+  std::size_t start = 0;
+  for (std::size_t slash = rel.find('/'); slash != std::string_view::npos;
+       slash = rel.find('/', start)) {
+    const std::string_view comp = rel.substr(start, slash - start);
+    const std::optional<Ino> next = lookup(parent, comp);
+    if (!next)
+      return skip("parent directory " + show(rel.substr(0, slash)) + " of " + show(rel) +
+                  " does not exist");
+    if (!at(*next).is_dir)
+      return skip(show(rel.substr(0, slash)) + " is a file, so " + show(rel) +
+                  " cannot be created under it");
+    parent = *next;
+    start = slash + 1;
+  }
+  const std::string_view name = rel.substr(start);
+
+  const uint64_t hash = key_hash(parent, name);
+  if (const uint32_t existing = index_[probe(parent, name, hash)]; existing != 0) {
+    const Inode& old = at(existing);
+    const std::string origin = old.log_index == kNoLogIndex
+                                   ? std::string("built in")
+                                   : "created by entry " + std::to_string(old.log_index);
+    if (old.is_dir != is_file) { // same kind: first wins (B§8.1)
+      if (why) *why = show(rel) + " already exists (" + origin + "); the first entry wins";
+      return ApplyResult::Existed;
+    }
+    return skip(show(rel) + (old.is_dir ? " is a directory (" : " is a file (") + origin +
+                "); a " + (is_file ? "file" : "directory") + " cannot replace it");
+  }
+  if (count_ >= std::numeric_limits<uint32_t>::max())
+    return skip("the inode table is full (2^32 - 1 inodes)");
+
+  Inode n;
+  n.parent = parent;
+  n.name = std::string(name);
+  n.log_index = index;
+  if (is_file) {
+    const omf::FileMeta& fm = e.famfs_fm;
+    n.mode = fm.fm_mode & kPermMask;
+    n.uid = fm.fm_uid;
+    n.gid = fm.fm_gid;
+    n.size = fm.fm_size;
+    n.fmap = std::move(decoded.fmap);
+  } else {
+    const omf::MkdirMeta& md = e.famfs_md;
+    n.is_dir = true;
+    n.mode = md.md_mode & kPermMask;
+    n.uid = md.md_uid;
+    n.gid = md.md_gid;
+  }
+  add(std::move(n));
+  if (is_file) {
+    ++files_;
+    return ApplyResult::CreatedFile;
+  }
+  ++dirs_;
+  return ApplyResult::CreatedDir;
+}
+
+} // namespace famfs
