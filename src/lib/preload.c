@@ -14,6 +14,8 @@
  *   when nothing of the mapping is left.
  * - FAMFS_PRELOAD_DISABLE=1 turns all of this off.
  * Plain C, no malloc, no stdio: safe inside allocators that call mmap. */
+/* We define both mmap and mmap64: keep the headers from renaming one into the other. */
+#undef _FILE_OFFSET_BITS
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -192,7 +194,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
   return do_mmap(addr, len, prot, flags, fd, off, 0);
 }
 
-EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off) {
   return do_mmap(addr, len, prot, flags, fd, off, 1);
 }
 
