@@ -53,7 +53,7 @@ RC_WANT=1 refused fsck-unformatted "famfs fsck of an unformatted device" "superb
 check_json fsck-unformatted.json "j['superblock_status'] == 'no_magic' and j['fs_uuid'] is None and j['clean'] is False" \
   "fsck --json of an unformatted device: superblock_status no_magic, fs_uuid null, not clean"
 refused notdax "mkfs.famfs /dev/null (not a dax device)" "dax|character|device"
-refused missing "mkfs.famfs /dev/dax9.9 (no such device)" "dax9.9|No such|not found|exist"
+RC_WANT=1 refused missing "mkfs.famfs /dev/dax9.9 (no such device; exit 1 like a missing argument)" "dax9.9|No such|not found|exist"
 zero=$("$VM_PYTHON" -c 'import mmap,sys
 f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_READ)
 print("zero" if m[0x200000:] == bytes(len(m)-0x200000) else "written")' "$SMALL")
