@@ -1,0 +1,242 @@
+"""Packaging: man pages and bash completion, checked against the binaries' --help.
+
+Every flag that `--help` prints must appear in the binary's man page (for famfs, in the
+section of its subcommand) and be offered by the bash completion: this catches drift when a
+flag is added, renamed or removed. The pages must also render with no groff or man warnings.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import famfs_harness as fh
+
+MAN_DIR = os.path.join(fh.SOURCE_DIR, "packaging", "man")
+COMP_DIR = os.path.join(fh.SOURCE_DIR, "packaging", "bash-completion")
+PAGES = ["famfs.8", "mkfs.famfs.8", "famfs-fused.8", "mount.famfs.8", "libfamfs.3"]
+FLAG_RE = re.compile(r"(?<![\w-])(--?[A-Za-z0-9?][\w-]*)")
+
+
+def render(page):
+    """The page as plain ASCII text on very long lines (no hyphenation of flags)."""
+    r = subprocess.run(["groff", "-man", "-Tascii", "-P-cbou", "-rLL=400n", "-rHY=0", "-ww",
+                        os.path.join(MAN_DIR, page)], capture_output=True, text=True,
+                       check=True)
+    return r.stdout
+
+
+def _run_help(argv):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    return r.stdout + r.stderr
+
+
+def help_flags(text):
+    """Flags of a --help text: the option words at the start of each option line."""
+    flags = set()
+    for line in text.splitlines():
+        m = re.match(r"^\s+(-\S.*)$", line)
+        if not m:
+            continue
+        head = re.split(r"\s{2,}", m.group(1).strip())[0]
+        for f in FLAG_RE.findall(head):
+            flags.add(f)
+    return flags
+
+
+def subcommands(text):
+    """Subcommand names from the top-level CLI11 help (the 'Subcommands:' section)."""
+    out, on = [], False
+    for line in text.splitlines():
+        if re.match(r"^Subcommands:", line):
+            on = True
+            continue
+        if on:
+            m = re.match(r"^\s+([a-z][\w-]*)\b", line)
+            if m:
+                out.append(m.group(1))
+            elif line.strip() and not line.startswith(" "):
+                on = False
+    return out
+
+
+def have(path):
+    return os.path.exists(path) and os.access(path, os.X_OK)
+
+
+def famfs_help():
+    if not have(fh.famfs_bin()):
+        pytest.skip("famfs is not built")
+    return _run_help([fh.famfs_bin(), "--help"])
+
+
+def famfs_sub_help(sub):
+    return _run_help([fh.famfs_bin(), sub, "--help"])
+
+
+def word_in(flag, text):
+    return re.search(r"(?<![\w-])" + re.escape(flag) + r"(?![\w-])", text) is not None
+
+
+def man_sections(text):
+    """Split a rendered page into {heading: body} for .SH and .SS headings."""
+    out, cur = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^( {0,3})(\S.*)$", line)
+        if m and (m.group(1) == "" or m.group(1) == "   "):
+            cur = m.group(2).strip()
+            out[cur] = ""
+            continue
+        if cur is not None:
+            out[cur] += line + "\n"
+    return out
+
+
+# ---- rendering ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_warnings(page):
+    path = os.path.join(MAN_DIR, page)
+    r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", path], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    if shutil.which("man"):
+        # As lintian checks it: man-db with warnings on, UTF-8, 80 columns.
+        env = dict(os.environ, LC_ALL="C.UTF-8", MANROFFSEQ="", MANWIDTH="80")
+        r = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", path],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        assert len(r.stdout) > 500
+    text = render(page)
+    for h in ("NAME", "SYNOPSIS", "DESCRIPTION", "SEE ALSO"):
+        assert re.search(r"^" + h + r"$", text, re.M), (page, h)
+
+
+# ---- flags against --help ----------------------------------------------------------------
+
+def test_famfs_page_has_every_subcommand_and_flag():
+    top = famfs_help()
+    subs = subcommands(top)
+    assert subs, top
+    text = render("famfs.8")
+    secs = man_sections(text)
+    missing = []
+    for f in help_flags(top):
+        if not word_in(f, text):
+            missing.append("famfs %s" % f)
+    for sub in subs:
+        key = "famfs " + sub
+        body = next((v for k, v in secs.items() if k == key or k.startswith(key + " ")), None)
+        if body is None:
+            missing.append("section 'famfs %s'" % sub)
+            continue
+        for f in help_flags(famfs_sub_help(sub)):
+            if not word_in(f, body):
+                missing.append("famfs %s %s" % (sub, f))
+    assert not missing, "famfs(8) lacks: " + ", ".join(missing)
+
+
+def test_mkfs_page_has_every_flag():
+    if not have(fh.mkfs_bin()):
+        pytest.skip("mkfs.famfs is not built")
+    flags = help_flags(_run_help([fh.mkfs_bin(), "--help"]))
+    assert "--force" in flags
+    text = render("mkfs.famfs.8")
+    missing = [f for f in sorted(flags) if not word_in(f, text)]
+    assert not missing, "mkfs.famfs(8) lacks: " + ", ".join(missing)
+
+
+def fused_help():
+    if not have(fh.fused_bin()):
+        pytest.skip("famfs-fused is not built")
+    return _run_help([fh.fused_bin(), "--help"])
+
+
+def test_fused_page_has_every_flag_and_option():
+    h = fused_help()
+    text = render("famfs-fused.8")
+    flags = help_flags(h)
+    missing = [f for f in sorted(flags) if not word_in(f, text)]
+    # -o options: "name=" or a bare name right after "-o" on a help line.
+    for name in re.findall(r"-o\s+([a-z_]+)", h):
+        if not word_in(name, text):
+            missing.append("-o " + name)
+    assert not missing, "famfs-fused(8) lacks: " + ", ".join(missing)
+
+
+def test_mount_helper_page_matches_famfs_mount():
+    """Every option the helper translates is documented, and every famfs mount flag it emits
+    exists in famfs mount --help."""
+    src = open(os.path.join(fh.SOURCE_DIR, "packaging", "mount", "mount.famfs.in")).read()
+    text = render("mount.famfs.8")
+    opts = re.findall(r"^\s+([a-z_]+)(?:=\*)?\)", src, re.M)
+    assert {"ro", "rw", "refresh_ms", "system_uuid_file", "allow_other", "timeout"} <= set(opts)
+    for o in opts:
+        assert word_in(o, text), o
+    emitted = set(re.findall(r'set -- "\$@" (--?[\w-]+)', src)) | {"-r"}
+    famfs_help()
+    mount_flags = help_flags(famfs_sub_help("mount"))
+    assert emitted <= mount_flags, emitted - mount_flags
+
+
+# ---- bash completion ---------------------------------------------------------------------
+
+def complete(cmd, words, script):
+    """COMPREPLY of the completion function for `words` (last word = the one completed)."""
+    prog = r"""
+source "$1"; shift
+COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+compopt() { :; }
+fn=$(complete -p "${COMP_WORDS[0]}" | sed -n 's/.*-F \([^ ]*\) .*/\1/p')
+"$fn" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+printf '%s\n' "${COMPREPLY[@]}"
+"""
+    r = subprocess.run(["bash", "-c", prog, "bash", script, cmd] + words, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [w for w in r.stdout.splitlines() if w]
+
+
+def test_famfs_completion_offers_subcommands_and_flags():
+    top = famfs_help()
+    script = os.path.join(COMP_DIR, "famfs")
+    subs = subcommands(top)
+    got = complete("famfs", [""], script)
+    assert sorted(subs) == sorted(got), (subs, got)
+    assert complete("famfs", ["mo"], script) == ["mount"]
+    missing = []
+    for sub in subs:
+        offered = set(complete("famfs", [sub, "-"], script))
+        for f in help_flags(famfs_sub_help(sub)):
+            if f not in offered:
+                missing.append("famfs %s %s" % (sub, f))
+    assert not missing, "completion lacks: " + ", ".join(missing)
+
+
+def test_famfs_completion_arguments(tmp_path):
+    famfs_help()
+    script = os.path.join(COMP_DIR, "famfs")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file.img").write_text("")
+    p = str(tmp_path) + "/"
+    got = complete("famfs", ["mount", p], script)
+    assert p + "file.img" in got and p + "dir" in got
+    got = complete("famfs", ["mount", "-r", p + "file.img", p], script)
+    assert got == [p + "dir"]          # the mount point: directories only
+    got = complete("famfs", ["mkdir", p], script)
+    assert got == [p + "dir"]
+
+
+def test_mkfs_completion_offers_flags(tmp_path):
+    if not have(fh.mkfs_bin()):
+        pytest.skip("mkfs.famfs is not built")
+    script = os.path.join(COMP_DIR, "mkfs.famfs")
+    offered = set(complete("mkfs.famfs", ["-"], script))
+    flags = help_flags(_run_help([fh.mkfs_bin(), "--help"]))
+    assert flags <= offered, flags - offered
+    (tmp_path / "a.img").write_text("")
+    assert complete("mkfs.famfs", [str(tmp_path) + "/a"], script) == [str(tmp_path) + "/a.img"]
+    assert complete("mkfs.famfs", ["-l", ""], script) == []

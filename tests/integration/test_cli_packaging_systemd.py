@@ -1,0 +1,228 @@
+"""Packaging: the famfs@.service template and the steps it runs (famfs-service).
+
+systemd is not PID 1 in the test machine, so the unit is checked with systemd-analyze verify
+(SKIP when absent), and its steps are run by hand exactly as the unit runs them: start (which
+execs famfs-fused -f in the foreground), wait, stop, cleanup.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import famfs_harness as fh
+
+PKG_BUILD = os.path.join(fh.BUILD_DIR, "packaging")
+UNIT_IN = os.path.join(fh.SOURCE_DIR, "packaging", "systemd", "famfs@.service.in")
+SERVICE = os.path.join(PKG_BUILD, "famfs-service")
+UNIT = os.path.join(PKG_BUILD, "famfs@.service")
+
+
+def unit_settings(path):
+    """[Section] key=value lines of a unit (repeated keys kept in order)."""
+    out, section = [], None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("["):
+                section = line.strip("[]")
+                continue
+            k, _, v = line.partition("=")
+            out.append((section, k, v))
+    return out
+
+
+def test_unit_is_configured_with_absolute_paths():
+    assert os.path.exists(UNIT), "packaging/meson.build did not configure the unit"
+    s = unit_settings(UNIT)
+    d = {}
+    for sec, k, v in s:
+        d.setdefault((sec, k), []).append(v)
+    assert d[("Service", "Type")] == ["simple"]
+    assert d[("Service", "EnvironmentFile")] == ["/etc/famfs/%i.conf"]
+    assert d[("Service", "Restart")] == ["on-failure"]
+    assert d[("Install", "WantedBy")] == ["multi-user.target"]
+    for key, step in (("ExecStart", "start"), ("ExecStartPost", "wait"), ("ExecStop", "stop"),
+                      ("ExecStopPost", "cleanup")):
+        (v,) = d[("Service", key)]
+        exe, arg, mpt = v.split()
+        assert os.path.isabs(exe) and exe.endswith("/famfs/famfs-service"), v
+        assert (arg, mpt) == (step, "%f"), v
+    assert not re.search(r"@[A-Z_]+@", open(UNIT).read()), "unsubstituted @VAR@ in the unit"
+
+
+def test_systemd_analyze_verify(tmp_path):
+    sa = shutil.which("systemd-analyze")
+    if sa is None:
+        print("SKIP: systemd-analyze not installed")
+        pytest.skip("systemd-analyze not installed")
+    # The configured unit names the installed famfs-service; point it at the built one (verify
+    # checks that every Exec*= program exists and is executable), and at the man pages of the
+    # source tree (verify runs man for each Documentation=man: entry).
+    text = open(UNIT).read()
+    exe = [v for sec, k, v in unit_settings(UNIT) if k == "ExecStart"][0].split()[0]
+    text = text.replace(exe, SERVICE)
+    mandir = tmp_path / "man"
+    (mandir / "man8").mkdir(parents=True)
+    (mandir / "man3").mkdir(parents=True)
+    srcman = os.path.join(fh.SOURCE_DIR, "packaging", "man")
+    for f in os.listdir(srcman):
+        shutil.copy(os.path.join(srcman, f), mandir / ("man" + f[-1]) / f)
+    env = dict(os.environ, MANPATH=str(mandir))
+    for name in ("famfs@.service", "famfs@mnt-famfs.service", "famfs@srv-famfs\\x2ddata.service"):
+        p = tmp_path / name
+        p.write_text(text)
+        r = subprocess.run([sa, "verify", str(p)], capture_output=True, text=True, env=env,
+                           timeout=60)
+        assert r.returncode == 0 and r.stderr.strip() == "", (name, r.stdout, r.stderr)
+
+
+def test_instance_name_maps_to_mount_point():
+    """The documented instance naming: systemd-escape --path, %f unescapes it."""
+    esc = shutil.which("systemd-escape")
+    if esc is None:
+        pytest.skip("systemd-escape not installed")
+    out = subprocess.run([esc, "--path", "/mnt/famfs"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "mnt-famfs"
+    back = subprocess.run([esc, "--unescape", "--path", out], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert back == "/mnt/famfs"
+
+
+def _service(step, mpt, env, check=True, timeout=60):
+    return subprocess.run([SERVICE, step, mpt], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=check)
+
+
+@pytest.fixture
+def formatted_image():
+    image = fh.make_image()
+    host = fh.Host("svc")
+    host.mkfs(image)
+    yield host, image
+    fh.remove_image(image)
+
+
+def _service_env(host, image, **extra):
+    env = dict(host.env)
+    env.pop("FAMFS_SYSTEM_UUID_FILE", None)   # the identity comes through OPTIONS here
+    env.update({"DEVICE": image, "FAMFS_FUSED": fh.fused_bin(),
+                "OPTIONS": "defaults,refresh_ms=5,system_uuid_file=%s" % host.uuid_file,
+                "MOUNT_TIMEOUT": "20", "DEVICE_TIMEOUT": "2"})
+    env.update(extra)
+    return env
+
+
+def _start(mpt, env, log):
+    """What systemd does for ExecStart: run it; the daemon is the main process."""
+    return subprocess.Popen([SERVICE, "start", mpt], env=env, stdout=log, stderr=log,
+                            start_new_session=True)
+
+
+def _stop_proc(p):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(10)
+
+
+def test_service_steps_mount_and_unmount(formatted_image, tmp_path):
+    host, image = formatted_image
+    mpt = str(tmp_path / "mnt with space")   # created by the start step
+    env = _service_env(host, image)
+    log = open(tmp_path / "service.log", "w+")
+    p = _start(mpt, env, log)
+    try:
+        _service("wait", mpt, env)
+        m = fh.mount_entry(mpt)
+        assert m is not None and m["fstype"] == "fuse.famfs", m
+        assert m["device"] == os.path.realpath(image)
+        # The daemon is the unit's main process (exec), in the foreground.
+        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+            argv = f.read().split(b"\0")
+        assert os.path.basename(argv[0].decode()).startswith("famfs-fused"), argv
+        assert b"-f" in argv and image.encode() in argv and mpt.encode() in argv
+        # OPTIONS: generic words dropped, the rest passed with -o.
+        o = argv[argv.index(b"-o") + 1].decode()
+        assert o == "refresh_ms=5,system_uuid_file=%s" % host.uuid_file
+        assert fh.status(mpt)["role"] == "master"
+        # A second start on a live mount refuses instead of detaching it.
+        r = _service("start", mpt, env, check=False)
+        assert r.returncode != 0 and "already mounted" in r.stderr
+        assert fh.is_mounted(mpt)
+        # cleanup leaves a live mount alone.
+        _service("cleanup", mpt, env)
+        assert fh.is_mounted(mpt)
+        # ExecStop: unmount; the daemon then exits cleanly.
+        _service("stop", mpt, env)
+        assert not fh.is_mounted(mpt)
+        assert p.wait(20) == 0, open(tmp_path / "service.log").read()
+    finally:
+        _stop_proc(p)
+        fh.force_unmount(mpt)
+        log.close()
+
+
+def test_service_recovers_from_a_dead_daemon(formatted_image, tmp_path):
+    host, image = formatted_image
+    mpt = str(tmp_path / "mnt")
+    env = _service_env(host, image)
+    log = open(tmp_path / "service.log", "w+")
+    p = _start(mpt, env, log)
+    p2 = None
+    try:
+        _service("wait", mpt, env)
+        os.kill(p.pid, signal.SIGKILL)     # the daemon dies: the mount is left dead
+        p.wait(10)
+        if fh.is_mounted(mpt):
+            # ExecStopPost detaches it...
+            _service("cleanup", mpt, env)
+            assert not fh.is_mounted(mpt)
+        # ... and Restart=on-failure starts again (start also detaches a dead mount).
+        p2 = _start(mpt, env, log)
+        _service("wait", mpt, env)
+        assert fh.status(mpt)["role"] == "master"
+        _service("stop", mpt, env)
+        assert p2.wait(20) == 0
+        assert not fh.is_mounted(mpt)
+    finally:
+        _stop_proc(p)
+        if p2 is not None:
+            _stop_proc(p2)
+        fh.force_unmount(mpt)
+        log.close()
+
+
+def test_service_start_fails_clearly(tmp_path):
+    mpt = str(tmp_path / "m")
+    env = dict(os.environ, FAMFS_FUSED=fh.fused_bin(), DEVICE_TIMEOUT="1")
+    env.pop("DEVICE", None)
+    r = _service("start", mpt, env, check=False)
+    assert r.returncode == 1 and "DEVICE is not set" in r.stderr
+    env["DEVICE"] = str(tmp_path / "no-such-device")
+    t = time.time()
+    r = _service("start", mpt, env, check=False)
+    assert r.returncode == 1 and "did not appear" in r.stderr
+    assert time.time() - t < 10
+    r = _service("start", "relative/mpt", env, check=False)
+    assert r.returncode == 1 and "absolute" in r.stderr
+    env["MOUNT_TIMEOUT"] = "1"
+    r = _service("wait", mpt, env, check=False)
+    assert r.returncode == 1 and "not mounted" in r.stderr
+    # stop and cleanup of something not mounted: nothing to do, success.
+    assert _service("stop", mpt, env).returncode == 0
+    assert _service("cleanup", mpt, env).returncode == 0
