@@ -1,9 +1,546 @@
+// famfs mount / umount / logplay: starting and stopping famfs-fused, forcing a replay.
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "cli/commands.hpp"
+#include "cli/util.hpp"
+#include "dax/cache.hpp"
+#include "dax/device.hpp"
+#include "dax/identity.hpp"
+#include "dax/mapping.hpp"
+#include "dax/mounts.hpp"
+#include "meta/error.hpp"
+#include "meta/namespace.hpp"
+#include "meta/replay.hpp"
+#include "meta/superblock.hpp"
 
 namespace famfs::cli {
 
+namespace {
+
+// ---- a very small JSON reader for the daemon's xattr reports ----------------------------------
+struct JVal {
+  enum Kind { Null, Bool, Num, Str, Arr, Obj } kind = Null;
+  bool b = false;
+  double n = 0;
+  std::string s;
+  std::vector<JVal> a;
+  std::map<std::string, JVal> o;
+  const JVal* get(const std::string& k) const {
+    auto it = o.find(k);
+    return it == o.end() ? nullptr : &it->second;
+  }
+  uint64_t u(const std::string& k) const {
+    const JVal* v = get(k);
+    return v && v->kind == Num ? uint64_t(v->n) : 0;
+  }
+};
+
+struct JParser {
+  const std::string& t;
+  size_t i = 0;
+  void ws() {
+    while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
+  }
+  bool parse(JVal& v) {
+    ws();
+    if (i >= t.size()) return false;
+    char c = t[i];
+    if (c == '{') {
+      v.kind = JVal::Obj;
+      ++i;
+      ws();
+      if (i < t.size() && t[i] == '}') return ++i, true;
+      while (true) {
+        JVal k;
+        if (!parse(k) || k.kind != JVal::Str) return false;
+        ws();
+        if (i >= t.size() || t[i] != ':') return false;
+        ++i;
+        JVal val;
+        if (!parse(val)) return false;
+        v.o[k.s] = std::move(val);
+        ws();
+        if (i < t.size() && t[i] == ',') { ++i; continue; }
+        if (i < t.size() && t[i] == '}') return ++i, true;
+        return false;
+      }
+    }
+    if (c == '[') {
+      v.kind = JVal::Arr;
+      ++i;
+      ws();
+      if (i < t.size() && t[i] == ']') return ++i, true;
+      while (true) {
+        JVal e;
+        if (!parse(e)) return false;
+        v.a.push_back(std::move(e));
+        ws();
+        if (i < t.size() && t[i] == ',') { ++i; continue; }
+        if (i < t.size() && t[i] == ']') return ++i, true;
+        return false;
+      }
+    }
+    if (c == '"') {
+      v.kind = JVal::Str;
+      ++i;
+      while (i < t.size() && t[i] != '"') {
+        if (t[i] == '\\' && i + 1 < t.size()) {
+          char e = t[++i];
+          if (e == 'n') v.s += '\n';
+          else if (e == 't') v.s += '\t';
+          else if (e == 'u' && i + 4 < t.size()) {
+            v.s += char(std::strtol(t.substr(i + 1, 4).c_str(), nullptr, 16));
+            i += 4;
+          } else v.s += e;
+          ++i;
+        } else {
+          v.s += t[i++];
+        }
+      }
+      return i < t.size() ? (++i, true) : false;
+    }
+    if (t.compare(i, 4, "true") == 0) return v.kind = JVal::Bool, v.b = true, i += 4, true;
+    if (t.compare(i, 5, "false") == 0) return v.kind = JVal::Bool, v.b = false, i += 5, true;
+    if (t.compare(i, 4, "null") == 0) return v.kind = JVal::Null, i += 4, true;
+    char* end = nullptr;
+    v.n = std::strtod(t.c_str() + i, &end);
+    if (end == t.c_str() + i) return false;
+    v.kind = JVal::Num;
+    i = size_t(end - t.c_str());
+    return true;
+  }
+};
+
+std::optional<JVal> parse_json(const std::string& s) {
+  JVal v;
+  JParser p{s};
+  if (!p.parse(v)) return std::nullopt;
+  return v;
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+std::string lexical_absolute(const std::string& p) {
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf)) return buf;
+  std::string a = p;
+  if (a.empty() || a[0] != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd)) a = std::string(cwd) + "/" + a;
+  }
+  while (a.size() > 1 && a.back() == '/') a.pop_back();
+  return a;
+}
+
+std::optional<dax::MountEntry> famfs_mount_at(const std::string& abs) {
+  for (auto& m : dax::famfs_mounts())
+    if (m.mountpoint == abs) return m;
+  return std::nullopt;
+}
+
+std::optional<std::string> get_xattr(const std::string& path, const char* name, int* err) {
+  std::vector<char> buf(4096);
+  for (int tries = 0; tries < 8; ++tries) {
+    ssize_t n = ::getxattr(path.c_str(), name, buf.data(), buf.size());
+    if (n >= 0) return std::string(buf.data(), size_t(n));
+    if (errno != ERANGE) {
+      if (err) *err = errno;
+      return std::nullopt;
+    }
+    buf.resize(buf.size() * 4);
+  }
+  if (err) *err = ERANGE;
+  return std::nullopt;
+}
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  buf[n] = 0;
+  std::string s(buf);
+  return s.substr(0, s.rfind('/'));
+}
+
+// famfs-fused next to famfs (installed), in the build tree (../daemon), or on PATH.
+std::string find_fused() {
+  if (const char* e = std::getenv("FAMFS_FUSED"); e && *e) return e;
+  std::string d = self_dir();
+  for (std::string c : {d + "/famfs-fused", d + "/../daemon/famfs-fused", d + "/../sbin/famfs-fused"})
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  return "famfs-fused";
+}
+
+bool pid_alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return false;
+  char buf[512];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  return !(p && p[1] == ' ' && p[2] == 'Z');
+}
+
+// ---- mount -----------------------------------------------------------------------------------
+
+struct MountOpts {
+  std::string device, mpt;
+  bool fuse = false, nofuse = false, debug = false, verbose = false, nouseraccess = false;
+  bool nodefaultperm = false, read_only = false, remount = false, allow_other = false;
+  bool mmap = false, dummy = false, load_module = false, dash_m = false;
+  std::optional<double> timeout;
+  std::string cache, shadow, uuid_file, log_file;
+  std::optional<unsigned> refresh_ms;
+  std::optional<unsigned> threads;
+  bool nodirect = false;
+};
+
+int run_mount(const MountOpts& o) {
+  const char* prog = "famfs mount";
+  if (o.nofuse) {
+    print_error(prog, "-F/--nofuse is not available: this famfs is FUSE only (there is no famfs "
+                      "kernel module); mount without -F");
+    return 1;
+  }
+  if (o.timeout && !o.cache.empty()) {
+    print_error(prog, "-t/--timeout and -c/--cache exclude each other; give one");
+    return 1;
+  }
+  if (!o.cache.empty() && o.cache != "always" && o.cache != "normal" && o.cache != "never") {
+    print_error(prog, "-c/--cache takes always, normal or never");
+    return 1;
+  }
+  if (o.nodefaultperm)
+    print_warning(prog, "-p/--nodefaultperm ignored: default_permissions is always on");
+  if (!o.shadow.empty())
+    print_warning(prog, "-S/--shadow ignored: famfs-fused keeps its namespace in memory");
+
+  std::string dev = lexical_absolute(o.device);
+  std::string mpt = lexical_absolute(o.mpt);
+  if (o.remount) {
+    if (auto m = famfs_mount_at(mpt); m && m->device == dev) {
+      int err = 0;
+      auto rep = get_xattr(mpt, "user.famfs.logplay", &err);
+      if (rep) {
+        if (o.verbose) std::printf("famfs mount: %s already mounted on %s; replayed the log\n",
+                                   dev.c_str(), mpt.c_str());
+        return 0;
+      }
+      print_error(prog, mpt + " is mounted but its daemon does not answer (" +
+                            std::strerror(err) + "); run 'famfs umount " + mpt + "' first");
+      return 1;
+    }
+  }
+
+  std::vector<std::string> opts;
+  if (!o.uuid_file.empty()) opts.push_back("system_uuid_file=" + o.uuid_file);
+  if (o.refresh_ms) opts.push_back("refresh_ms=" + std::to_string(*o.refresh_ms));
+  if (o.timeout) opts.push_back("timeout=" + std::to_string(*o.timeout));
+  if (!o.cache.empty()) opts.push_back("cache=" + o.cache);
+  if (o.read_only) opts.push_back("ro");
+  if (o.allow_other) opts.push_back("allow_other");
+  if (!o.log_file.empty()) opts.push_back("log_file=" + lexical_absolute(o.log_file));
+  if (o.threads) opts.push_back("threads=" + std::to_string(*o.threads));
+  if (o.nodirect) opts.push_back("nodirect");
+
+  int pfd[2];
+  if (::pipe2(pfd, O_CLOEXEC) != 0) {
+    print_error(prog, std::string("pipe: ") + std::strerror(errno));
+    return 1;
+  }
+  opts.push_back("ready_fd=" + std::to_string(pfd[1]));
+  std::string optstr;
+  for (auto& s : opts) {
+    if (!optstr.empty()) optstr += ",";
+    for (char c : s) {
+      if (c == ',' || c == '\\') optstr += '\\';
+      optstr += c;
+    }
+  }
+  std::string fused = find_fused();
+  std::vector<std::string> argv_s = {fused};
+  if (o.debug) argv_s.push_back("-d");
+  argv_s.push_back("-o");
+  argv_s.push_back(optstr);
+  argv_s.push_back(dev);
+  argv_s.push_back(mpt);
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    print_error(prog, std::string("fork: ") + std::strerror(errno));
+    return 1;
+  }
+  if (pid == 0) {
+    ::fcntl(pfd[1], F_SETFD, 0); // the daemon inherits the write end
+    ::execvp(argv[0], argv.data());
+    std::fprintf(stderr, "famfs mount: cannot run %s: %s\n", argv[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(pfd[1]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    ::close(pfd[0]);
+    // famfs-fused printed why; make sure nothing is left mounted.
+    if (auto m = famfs_mount_at(mpt); m && m->device == dev) ::umount2(mpt.c_str(), MNT_DETACH);
+    print_error(prog, "not mounted: famfs-fused failed (" +
+                          (WIFEXITED(st) ? "exit " + std::to_string(WEXITSTATUS(st))
+                                         : std::string("killed")) + ")");
+    return 1;
+  }
+  struct pollfd p = {pfd[0], POLLIN, 0};
+  char c = 0;
+  ssize_t n = 0;
+  int pr = ::poll(&p, 1, 30000);
+  if (pr > 0) n = ::read(pfd[0], &c, 1);
+  ::close(pfd[0]);
+  if (pr <= 0 || n != 1) {
+    if (auto m = famfs_mount_at(mpt); m && m->device == dev) ::umount2(mpt.c_str(), MNT_DETACH);
+    print_error(prog, std::string("not mounted: famfs-fused ") +
+                          (pr <= 0 ? "did not become ready within 30 s"
+                                   : "exited before the mount was ready") +
+                          "; see its log (--log-file, or syslog)");
+    return 1;
+  }
+  if (o.verbose) {
+    int err = 0;
+    auto role = get_xattr(mpt, "user.famfs.role", &err);
+    std::printf("famfs mount: %s on %s (role %s)\n", dev.c_str(), mpt.c_str(),
+                role ? role->c_str() : "?");
+  }
+  return 0;
+}
+
+// ---- umount ----------------------------------------------------------------------------------
+
+int run_umount(const std::string& target, bool lazy, bool verbose) {
+  const char* prog = "famfs umount";
+  std::string mpt = lexical_absolute(target);
+  auto m = famfs_mount_at(mpt);
+  if (!m) {
+    print_error(prog, mpt + " is not a famfs mount point (see /proc/mounts)");
+    return 1;
+  }
+  pid_t pid = 0;
+  int err = 0;
+  if (auto s = get_xattr(mpt, "user.famfs.status", &err)) {
+    if (auto j = parse_json(*s)) pid = pid_t(j->u("pid"));
+  }
+  if (::umount2(mpt.c_str(), 0) != 0) {
+    int e = errno;
+    if (e == EBUSY && lazy) {
+      if (::umount2(mpt.c_str(), MNT_DETACH) != 0) e = errno;
+      else e = 0;
+    } else if (e == EPERM) {
+      std::string cmd = "fusermount3 -u '" + mpt + "'";
+      e = std::system(cmd.c_str()) == 0 ? 0 : EPERM;
+    }
+    if (e) {
+      print_error(prog, mpt + ": " + std::strerror(e) +
+                            (e == EBUSY ? " (files are open or a process has its cwd there; "
+                                          "close them, or use 'famfs umount -l')"
+                                        : ""));
+      return 1;
+    }
+  }
+  if (pid > 0) {
+    for (int i = 0; i < 1000 && pid_alive(pid); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (pid_alive(pid)) print_warning(prog, "famfs-fused (pid " + std::to_string(pid) +
+                                                ") is still running after 10 s");
+  }
+  if (verbose) std::printf("famfs umount: unmounted %s (%s)\n", mpt.c_str(), m->device.c_str());
+  return 0;
+}
+
+// ---- logplay ---------------------------------------------------------------------------------
+
+int logplay_dryrun(const std::string& mpt, const std::string& device, bool verbose,
+                   bool client) {
+  const char* prog = "famfs logplay";
+  dax::Device dev = dax::Device::open(device, false);
+  dax::Mapping map = dax::Mapping::map(dev, false);
+  omf::Superblock sb = read_superblock(map.cbytes());
+  if (!sb_usable(check_superblock(sb))) {
+    print_error(prog, device + ": no valid famfs superblock");
+    return 1;
+  }
+  Geometry g = geometry_of(sb, map.cbytes());
+  auto id = dax::read_system_uuid(dax::system_uuid_path());
+  bool master = !client && role_of(sb, id ? &*id : nullptr) == Role::Master;
+  Namespace ns(g, master);
+  Replayer rp(map.cbytes(), dax::cpu_cache_ops());
+  ReplayReport r = rp.play(ns);
+  uint64_t new_files = 0, new_dirs = 0;
+  for (Ino ino : r.created) {
+    const Inode* n = ns.get(ino);
+    std::string path = mpt + "/" + ns.path_of(ino);
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) {
+      (n->is_dir ? new_dirs : new_files)++;
+      if (verbose) std::printf("  would add %s %s\n", n->is_dir ? "directory" : "file",
+                               ns.path_of(ino).c_str());
+    }
+  }
+  std::printf("famfs_logplay: %llu log entries; %llu new files; %llu new directories "
+              "(dry run: nothing applied)\n",
+              static_cast<unsigned long long>(rp.played()),
+              static_cast<unsigned long long>(new_files),
+              static_cast<unsigned long long>(new_dirs));
+  for (auto& s : r.skipped)
+    std::printf("famfs_logplay: skipped entry %llu: %s\n",
+                static_cast<unsigned long long>(s.index), s.what.c_str());
+  if (r.damage)
+    std::printf("famfs_logplay: log damaged at entry %llu: %s (entries after it are not "
+                "played)\n",
+                static_cast<unsigned long long>(r.damage->index), r.damage->what.c_str());
+  return int(r.errors());
+}
+
+int run_logplay(const std::string& target, bool dryrun, bool verbose, bool client) {
+  const char* prog = "famfs logplay";
+  std::string mpt = lexical_absolute(target);
+  auto m = famfs_mount_at(mpt);
+  if (!m) {
+    print_error(prog, mpt + " is not a famfs mount point");
+    return 1;
+  }
+  int err = 0;
+  if (dryrun) {
+    auto dev = get_xattr(mpt, "user.famfs.device", &err);
+    try {
+      return logplay_dryrun(mpt, dev ? *dev : m->device, verbose, client);
+    } catch (const Error& e) {
+      print_error(prog, e.what());
+      return 1;
+    }
+  }
+  auto rep = get_xattr(mpt, "user.famfs.logplay", &err);
+  if (!rep) {
+    print_error(prog, mpt + ": cannot read user.famfs.logplay: " + std::strerror(err));
+    return 1;
+  }
+  auto j = parse_json(*rep);
+  if (!j || j->kind != JVal::Obj) {
+    print_error(prog, "unexpected report from famfs-fused: " + *rep);
+    return 1;
+  }
+  std::printf("famfs_logplay: %llu log entries; %llu new files; %llu new directories\n",
+              static_cast<unsigned long long>(j->u("entries")),
+              static_cast<unsigned long long>(j->u("new_files")),
+              static_cast<unsigned long long>(j->u("new_dirs")));
+  if (verbose && j->u("existed"))
+    std::printf("famfs_logplay: %llu entries named existing objects (first one wins)\n",
+                static_cast<unsigned long long>(j->u("existed")));
+  int errors = 0;
+  if (const JVal* sk = j->get("skipped"); sk && sk->kind == JVal::Arr) {
+    for (const JVal& s : sk->a) {
+      const JVal* w = s.get("what");
+      std::printf("famfs_logplay: skipped entry %llu: %s\n",
+                  static_cast<unsigned long long>(s.u("index")), w ? w->s.c_str() : "?");
+      ++errors;
+    }
+  }
+  const JVal* dmg = j->get("damaged");
+  if (dmg && dmg->kind == JVal::Bool && dmg->b) {
+    const JVal* why = j->get("damage_reason");
+    std::printf("famfs_logplay: log damaged at entry %llu%s%s (entries after it are not "
+                "played; run famfs fsck)\n",
+                static_cast<unsigned long long>(j->u("damage_index")), why ? ": " : "",
+                why ? why->s.c_str() : "");
+    ++errors;
+  }
+  return errors;
+}
+
+} // namespace
+
 void register_mount_commands(CLI::App& app) {
-  (void)app;
+  {
+    auto o = std::make_shared<MountOpts>();
+    auto* c = add_command(app, "mount", "Mount a famfs device (starts famfs-fused)",
+                          [o] { return run_mount(*o); });
+    c->add_option("device", o->device, "famfs device (/dev/daxX.Y) or image file")->required();
+    c->add_option("mountpoint", o->mpt, "Empty directory to mount on")->required();
+    c->add_flag("-f,--fuse", o->fuse, "Use famfs-fused (the default; the only mode)");
+    c->add_flag("-F,--nofuse", o->nofuse, "Standalone kernel famfs: not available here");
+    c->add_option("-t,--timeout", o->timeout, "Entry/attribute cache timeout in seconds");
+    c->add_flag("-d,--debug", o->debug, "Log every FUSE request");
+    c->add_flag("-v,--verbose", o->verbose, "Say what was mounted");
+    c->add_flag("-u,--nouseraccess", o->nouseraccess, "No allow_other (the default)");
+    c->add_flag("-p,--nodefaultperm", o->nodefaultperm,
+                "Ignored: default_permissions is always on");
+    c->add_option("-S,--shadow", o->shadow, "Ignored: no shadow tree");
+    c->add_flag("-M", o->dash_m, "Ignored (upstream compatibility)");
+    c->add_flag("-L,--load-module", o->load_module, "Ignored (no famfs kernel module)");
+    c->add_flag("-D,--dummy", o->dummy, "Ignored (upstream compatibility)");
+    c->add_flag("-m,--mmap", o->mmap, "Ignored (the default)");
+    c->add_flag("-r,--read", o->read_only, "Mount read-only");
+    c->add_flag("-R,--remount", o->remount,
+                "If DEVICE is already mounted on MOUNTPOINT, just replay its log");
+    c->add_option("-c,--cache", o->cache, "Metadata caching: always|normal|never");
+    add_identity_option(c, o->uuid_file);
+    c->add_option("--refresh-ms", o->refresh_ms, "Log poll interval in ms (default 5)");
+    c->add_flag("--allow-other", o->allow_other, "Let other users access the mount");
+    c->add_option("--log-file", o->log_file, "famfs-fused log file (default: syslog)");
+    c->add_option("--threads", o->threads, "famfs-fused worker threads (default 8)");
+    c->add_flag("--nodirect", o->nodirect, "Serve file data through the page cache");
+  }
+  {
+    auto mpt = std::make_shared<std::string>();
+    auto lazy = std::make_shared<bool>(false);
+    auto verbose = std::make_shared<bool>(false);
+    auto* c = add_command(app, "umount", "Unmount a famfs mount and stop its famfs-fused",
+                          [=] { return run_umount(*mpt, *lazy, *verbose); });
+    c->add_option("mountpoint", *mpt, "famfs mount point")->required();
+    c->add_flag("-l,--lazy", *lazy, "Detach now even if busy");
+    c->add_flag("-v,--verbose", *verbose, "Say what was unmounted");
+  }
+  {
+    auto mpt = std::make_shared<std::string>();
+    auto dry = std::make_shared<bool>(false);
+    auto verbose = std::make_shared<bool>(false);
+    auto client = std::make_shared<bool>(false);
+    auto shadow = std::make_shared<std::string>();
+    auto dummy = std::make_shared<bool>(false);
+    auto* c = add_command(app, "logplay", "Replay the log into a mount now and report",
+                          [=] { return run_logplay(*mpt, *dry, *verbose, *client); });
+    c->add_option("mountpoint", *mpt, "famfs mount point")->required();
+    c->add_flag("-n,--dryrun", *dry, "Count what a replay would add; change nothing");
+    c->add_flag("-v,--verbose", *verbose, "More detail");
+    c->add_flag("-c,--client", *client, "Play as a client (dry run only; a mount keeps its role)");
+    c->add_flag("-m,--mmap,-M,-r,--read,-s,--shadowtest", *dummy, "Ignored (upstream compatibility)");
+    c->add_option("--shadow", *shadow, "Ignored (no shadow tree)");
+  }
 }
 
 } // namespace famfs::cli

@@ -1,0 +1,224 @@
+// famfs-fused [-f] [-d] [-o OPTS] DEVICE MOUNTPOINT: the per-host famfs FUSE daemon.
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/daemon.hpp"
+#include "meta/error.hpp"
+
+namespace famfs::daemon {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: famfs-fused [-f] [-d] [-o OPTIONS] DEVICE MOUNTPOINT\n"
+    "  -f                        stay in the foreground (log to stderr)\n"
+    "  -d                        debug: log every FUSE request\n"
+    "  -o system_uuid_file=PATH  host identity file (also $FAMFS_SYSTEM_UUID_FILE)\n"
+    "  -o refresh_ms=N           log poll interval in ms (default 5)\n"
+    "  -o timeout=SECONDS        entry/attribute cache timeout (default 3600)\n"
+    "  -o cache=always|normal|never  timeout 3600 / 1 / 0\n"
+    "  -o ro                     read-only mount\n"
+    "  -o allow_other            let other users use the mount\n"
+    "  -o log_file=PATH          log to PATH (default: stderr with -f, else syslog)\n"
+    "  -o threads=N              maximum worker threads (default 8)\n"
+    "  -o nodirect               serve file data through the page cache, not direct I/O\n"
+    "  -o ready_fd=N             (internal) write one byte to fd N when the mount is ready\n"
+    "Always passed to FUSE: subtype=famfs,fsname=<device>,default_permissions.\n";
+
+std::string absolute(const std::string& p) {
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf)) return buf;
+  if (!p.empty() && p[0] == '/') return p;
+  char cwd[PATH_MAX];
+  if (!::getcwd(cwd, sizeof cwd)) return p;
+  return std::string(cwd) + "/" + p;
+}
+
+bool parse_uint(std::string_view s, unsigned long long& out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  std::string t(s);
+  errno = 0;
+  out = std::strtoull(t.c_str(), &end, 0);
+  return errno == 0 && end && *end == 0;
+}
+
+bool apply_opt(Options& o, std::string_view kv, std::string& err) {
+  auto eq = kv.find('=');
+  std::string_view k = kv.substr(0, eq);
+  std::string_view v = eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1);
+  unsigned long long n = 0;
+  if (k == "system_uuid_file") {
+    o.system_uuid_file = std::string(v);
+  } else if (k == "refresh_ms") {
+    if (!parse_uint(v, n) || n < 1 || n > 60000) return err = "refresh_ms must be 1..60000", false;
+    o.refresh_ms = unsigned(n);
+  } else if (k == "timeout") {
+    char* end = nullptr;
+    std::string t(v);
+    double d = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end || d < 0) return err = "timeout must be a number of seconds >= 0", false;
+    o.timeout = d;
+  } else if (k == "cache") {
+    if (v == "always") o.timeout = 3600;
+    else if (v == "normal") o.timeout = 1;
+    else if (v == "never") o.timeout = 0;
+    else return err = "cache must be always, normal or never", false;
+  } else if (k == "ro") {
+    o.read_only = true;
+  } else if (k == "rw") {
+    o.read_only = false;
+  } else if (k == "allow_other") {
+    o.allow_other = true;
+  } else if (k == "ready_fd") {
+    if (!parse_uint(v, n) || n > 65535) return err = "bad ready_fd", false;
+    o.ready_fd = int(n);
+  } else if (k == "log_file") {
+    o.log_file = std::string(v);
+  } else if (k == "threads") {
+    if (!parse_uint(v, n) || n < 1 || n > 256) return err = "threads must be 1..256", false;
+    o.threads = unsigned(n);
+  } else if (k == "nodirect") {
+    o.direct_io = false;
+  } else if (k == "debug") {
+    o.debug = true;
+  } else if (k == "default_permissions" || k == "fsname" || k == "subtype" || k == "daxdev" ||
+             k == "shadow") {
+    // always set by us / upstream famfs_fused compatibility: accepted and ignored
+  } else {
+    return err = "unknown option '" + std::string(k) + "'", false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::optional<Options> parse_args(int argc, char** argv, int* exit_code) {
+  Options o;
+  std::vector<std::string> pos;
+  *exit_code = 1;
+  auto fail = [&](const std::string& m) -> std::optional<Options> {
+    std::fprintf(stderr, "famfs-fused: %s\n%s", m.c_str(), kUsage);
+    return std::nullopt;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-f") {
+      o.foreground = true;
+    } else if (a == "-d" || a == "--debug") {
+      o.debug = true;
+    } else if (a == "-s") {
+      // single-threaded in upstream famfs_fused: accepted, we stay multithreaded
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      *exit_code = 0;
+      return std::nullopt;
+    } else if (a.substr(0, 2) == "-o") {
+      std::string_view list;
+      if (a.size() > 2) {
+        list = a.substr(2);
+      } else {
+        if (++i >= argc) return fail("-o needs an argument");
+        list = argv[i];
+      }
+      // split on unescaped commas
+      std::string cur;
+      for (size_t j = 0; j <= list.size(); ++j) {
+        if (j == list.size() || list[j] == ',') {
+          if (!cur.empty()) {
+            std::string err;
+            if (!apply_opt(o, cur, err)) return fail(err);
+          }
+          cur.clear();
+        } else if (list[j] == '\\' && j + 1 < list.size()) {
+          cur += list[++j];
+        } else {
+          cur += list[j];
+        }
+      }
+    } else if (!a.empty() && a[0] == '-') {
+      return fail("unknown option " + std::string(a));
+    } else {
+      pos.emplace_back(a);
+    }
+  }
+  if (pos.size() != 2) return fail("need DEVICE and MOUNTPOINT");
+  o.device = absolute(pos[0]);
+  o.mountpoint = absolute(pos[1]);
+  return o;
+}
+
+void setup_logging(const Options& opt) {
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  if (!opt.log_file.empty()) {
+    try {
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(opt.log_file));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "famfs-fused: cannot open log file %s: %s\n", opt.log_file.c_str(),
+                   e.what());
+    }
+  }
+  auto lg = std::make_shared<spdlog::logger>("famfs-fused", sinks.begin(), sinks.end());
+  lg->set_pattern("%Y-%m-%dT%H:%M:%S.%e famfs-fused[%P] %l: %v");
+  sinks[0]->set_pattern("famfs-fused: %v"); // what a user sees from 'famfs mount'
+  if (!opt.foreground && !opt.debug) sinks[0]->set_level(spdlog::level::warn);
+  lg->set_level(opt.debug ? spdlog::level::debug : spdlog::level::info);
+  lg->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(lg);
+}
+
+// After fuse_daemonize() stderr is /dev/null: log to the file, else to syslog.
+void set_logging_after_daemonize(const Options&) {
+  std::vector<spdlog::sink_ptr> sinks;
+  auto old = spdlog::default_logger();
+  for (auto& s : old->sinks())
+    if (!std::dynamic_pointer_cast<spdlog::sinks::stderr_sink_mt>(s)) sinks.push_back(s);
+  if (sinks.empty())
+    sinks.push_back(
+        std::make_shared<spdlog::sinks::syslog_sink_mt>("famfs-fused", LOG_PID, LOG_DAEMON, false));
+  auto lg = std::make_shared<spdlog::logger>("famfs-fused", sinks.begin(), sinks.end());
+  lg->set_pattern("%Y-%m-%dT%H:%M:%S.%e famfs-fused[%P] %l: %v");
+  lg->set_level(old->level());
+  lg->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(lg);
+}
+
+} // namespace famfs::daemon
+
+int main(int argc, char** argv) {
+  using namespace famfs::daemon;
+  int code = 1;
+  auto opt = parse_args(argc, argv, &code);
+  if (!opt) return code;
+  setup_logging(*opt);
+  if (opt->ready_fd >= 0) {
+    // Not inherited by anything we might start; closed once the mount is ready.
+    (void)::fcntl(opt->ready_fd, F_SETFD, FD_CLOEXEC);
+  }
+  Daemon d(*opt);
+  try {
+    d.prepare();
+  } catch (const famfs::Error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return d.run();
+}

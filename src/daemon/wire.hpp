@@ -1,0 +1,69 @@
+// The few FUSE wire structures famfs-fused looks at itself (libfuse 3.14 ships no
+// fuse_kernel.h). Layouts follow the kernel's include/uapi/linux/fuse.h, protocol 7.36+.
+// Used only to negotiate FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot express.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace famfs::daemon::wire {
+
+inline constexpr uint32_t kOpInit = 26;                 // FUSE_INIT
+inline constexpr uint32_t kInitExt = 1u << 30;          // FUSE_INIT_EXT: flags2 is valid
+inline constexpr uint32_t kFlags2DirectIoAllowMmap = 1u << 4; // bit 36: FUSE_DIRECT_IO_ALLOW_MMAP
+inline constexpr uint32_t kMinorDirectIoAllowMmap = 39;  // protocol minor that introduced it
+
+struct InHeader {          // struct fuse_in_header
+  uint32_t len;
+  uint32_t opcode;
+  uint64_t unique;
+  uint64_t nodeid;
+  uint32_t uid;
+  uint32_t gid;
+  uint32_t pid;
+  uint16_t total_extlen;
+  uint16_t padding;
+};
+
+struct OutHeader {         // struct fuse_out_header
+  uint32_t len;
+  int32_t error;
+  uint64_t unique;
+};
+
+struct InitIn {            // struct fuse_init_in (7.36+; older kernels send only 16 bytes)
+  uint32_t major;
+  uint32_t minor;
+  uint32_t max_readahead;
+  uint32_t flags;
+  uint32_t flags2;
+  uint32_t unused[11];
+};
+
+struct InitOut {           // struct fuse_init_out (7.36+)
+  uint32_t major;
+  uint32_t minor;
+  uint32_t max_readahead;
+  uint32_t flags;
+  uint16_t max_background;
+  uint16_t congestion_threshold;
+  uint32_t max_write;
+  uint32_t time_gran;
+  uint16_t max_pages;
+  uint16_t map_alignment;
+  uint32_t flags2;
+  uint32_t unused[7];
+};
+
+static_assert(sizeof(InHeader) == 40);
+static_assert(sizeof(OutHeader) == 16);
+static_assert(sizeof(InitIn) == 64);
+static_assert(offsetof(InitIn, flags) == 12);
+static_assert(offsetof(InitIn, flags2) == 16);
+static_assert(sizeof(InitOut) == 64);
+static_assert(offsetof(InitOut, flags) == 12);
+static_assert(offsetof(InitOut, max_write) == 20);
+static_assert(offsetof(InitOut, max_pages) == 28);
+static_assert(offsetof(InitOut, flags2) == 32);
+
+} // namespace famfs::daemon::wire
