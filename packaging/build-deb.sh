@@ -48,18 +48,32 @@ if [ "$install_deps" -eq 1 ]; then
 fi
 
 # Build with prefix /usr (the paths baked into the unit and the mount helper depend on it).
+work_setup_log=$(mktemp)
 if [ ! -f "$builddir/build.ninja" ]; then
   log "configuring $builddir"
   meson setup "$builddir" "$src" --prefix=/usr --buildtype=release -Dwerror_all=false \
-    >/dev/null
+    > "$work_setup_log" 2>&1 || { tail -20 "$work_setup_log" >&2; log "meson setup failed"; exit 1; }
 fi
+rm -f "$work_setup_log"
 prefix=$(meson introspect "$builddir" --buildoptions |
          python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
 if [ "$prefix" != /usr ]; then
   log "$builddir has prefix $prefix; a package needs /usr"; exit 1
 fi
-log "building in $builddir"
-ninja -C "$builddir" -j"${FAMFS_BUILD_JOBS:-2}" >/dev/null
+# Build only what gets installed (not the tests and benchmarks).
+targets=$(meson introspect "$builddir" --targets | python3 -c '
+import json, os, sys
+b = os.path.realpath(sys.argv[1])
+for t in json.load(sys.stdin):
+    if t.get("installed"):
+        for f in t["filename"]:
+            print(os.path.relpath(f, b))' "$builddir")
+log "building in $builddir: $(echo $targets)"
+if ! ninja -C "$builddir" -j"${FAMFS_BUILD_JOBS:-2}" $targets > "$builddir/build-deb.log" 2>&1; then
+  grep -A12 -m3 '^FAILED' "$builddir/build-deb.log" >&2 || tail -40 "$builddir/build-deb.log" >&2
+  log "the build failed (full log: $builddir/build-deb.log)"
+  exit 1
+fi
 
 version=$(meson introspect "$builddir" --projectinfo |
           python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
