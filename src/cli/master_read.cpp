@@ -1,0 +1,598 @@
+// Read-side commands that work on every host (master or client): verify, getmap, chkread,
+// flush, status. They read through the mount (and the daemon's user.famfs.* xattrs), never
+// the log lock.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+#include "cli/master_common.hpp"
+#include "cli/master_ops.hpp"
+#include "cli/util.hpp"
+#include "dax/cache.hpp"
+#include "dax/identity.hpp"
+#include "dax/mounts.hpp"
+#include "meta/log.hpp"
+#include "meta/random_fill.hpp"
+
+namespace famfs::cli::master {
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t c = s.find(',', pos);
+    out.push_back(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The user.famfs.fmap xattr (docs/design.md)
+struct XFmap {
+  uint64_t size = 0;
+  Fmap fmap;
+};
+
+std::optional<XFmap> parse_xfmap(const std::string& text, std::string* why) {
+  XFmap x;
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t e = text.find('\n', pos);
+    if (e == std::string::npos) e = text.size();
+    std::string l = text.substr(pos, e - pos);
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    if (!l.empty()) lines.push_back(l);
+    pos = e + 1;
+  }
+  auto fail = [&](const std::string& w) -> std::optional<XFmap> {
+    if (why) *why = w;
+    return std::nullopt;
+  };
+  if (lines.size() < 3 || lines[0].rfind("famfs-fmap", 0) != 0) return fail("not a famfs-fmap text");
+  char kind[32] = {0};
+  unsigned long long a = 0, b = 0;
+  if (std::sscanf(lines[1].c_str(), "size %lli", &a) != 1) return fail("no size line");
+  x.size = a;
+  int n = std::sscanf(lines[2].c_str(), "%31s %lli %lli", kind, &a, &b);
+  size_t count = 0;
+  if (n >= 2 && !std::strcmp(kind, "simple")) {
+    x.fmap.kind = Fmap::Kind::Simple;
+    count = size_t(a);
+  } else if (n == 3 && !std::strcmp(kind, "interleave")) {
+    x.fmap.kind = Fmap::Kind::Interleave;
+    count = size_t(a);
+    x.fmap.chunk_size = b;
+  } else {
+    return fail("bad extent header '" + lines[2] + "'");
+  }
+  if (count > 64 || lines.size() < 3 + count) return fail("extent lines missing");
+  for (size_t i = 0; i < count; ++i) {
+    if (std::sscanf(lines[3 + i].c_str(), "%lli %lli", &a, &b) != 2)
+      return fail("bad extent line '" + lines[3 + i] + "'");
+    x.fmap.extents.push_back({a, b});
+  }
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming comparison against the B§8.5 pattern.
+struct Verifier {
+  RandomStream rs;
+  explicit Verifier(uint64_t seed) : rs(seed) {}
+  // Compare `n` bytes of the file starting at word-aligned offset `base`; the first mismatch's
+  // word-aligned file offset, if any.
+  std::optional<uint64_t> check(const unsigned char* p, size_t n, uint64_t base) {
+    size_t words = n / 4;
+    for (size_t w = 0; w < words; ++w) {
+      uint32_t want = uint32_t(rs.next());
+      uint32_t have;
+      std::memcpy(&have, p + 4 * w, 4);
+      if (have != want) return base + 4 * w;
+    }
+    if (size_t rem = n % 4) {
+      uint32_t want = uint32_t(rs.next());
+      if (std::memcmp(p + 4 * words, &want, rem) != 0) return base + 4 * words;
+    }
+    return std::nullopt;
+  }
+};
+
+int verify_one(const std::string& file, uint64_t seed, bool quiet, std::mutex& out) {
+  if (seed == 0) {
+    std::lock_guard<std::mutex> g(out);
+    print_error("famfs verify", "no seed for " + quote(file) +
+                                    ": give the seed the file was created with (-S SEED, not 0)");
+    return 1;
+  }
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    std::lock_guard<std::mutex> g(out);
+    print_error("famfs verify", "cannot open " + quote(file) + ": " + errno_text(e));
+    return 1;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    std::lock_guard<std::mutex> g(out);
+    print_error("famfs verify", quote(file) + " is not a regular file");
+    return 1;
+  }
+  uint64_t size = uint64_t(st.st_size);
+  const size_t kBuf = 8u << 20;
+  std::vector<unsigned char> buf(kBuf);
+  Verifier v(seed);
+  uint64_t off = 0;
+  while (off < size) {
+    size_t want = size_t(std::min<uint64_t>(kBuf, size - off));
+    size_t got = 0;
+    while (got < want) {
+      ssize_t r = ::pread(fd, buf.data() + got, want - got, off_t(off + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        int e = r < 0 ? errno : EIO;
+        std::lock_guard<std::mutex> g(out);
+        print_error("famfs verify", "reading " + quote(file) + " at offset " +
+                                        std::to_string(off + got) + ": " +
+                                        (r < 0 ? errno_text(e) : std::string("unexpected end of file")));
+        return 1;
+      }
+      got += size_t(r);
+    }
+    if (auto bad = v.check(buf.data(), want, off)) {
+      std::lock_guard<std::mutex> g(out);
+      std::fprintf(stderr, "Verify fail: %s at offset %llu of %llu bytes\n", file.c_str(),
+                   (unsigned long long)*bad, (unsigned long long)size);
+      return 1;
+    }
+    off += want;
+  }
+  if (!quiet) {
+    std::lock_guard<std::mutex> g(out);
+    std::printf("Success: verified %llu bytes in file %s\n", (unsigned long long)size, file.c_str());
+  }
+  return 0;
+}
+
+} // namespace
+
+// =============================================================================================
+int run_verify(const VerifyOpts& o) {
+  const std::string prog = "famfs verify";
+  try {
+    std::mutex out;
+    if (o.multi.empty()) {
+      if (o.file.empty())
+        throw Error(EINVAL, "no file given: famfs verify -f FILE -S SEED (or -m FILE,SEED ...)");
+      uint64_t seed = o.seed.empty() ? 0 : parse_u64_arg(o.seed, "-S/--seed");
+      return verify_one(o.file, seed, o.quiet, out);
+    }
+    if (!o.file.empty() || !o.seed.empty())
+      throw Error(EINVAL, "-m/--multi cannot be combined with -f or -S; give each file as -m FILE,SEED");
+    std::vector<std::pair<std::string, uint64_t>> items;
+    for (const auto& m : o.multi) {
+      auto parts = split_commas(m);
+      if (parts.size() != 2 || parts[0].empty())
+        throw Error(EINVAL, "-m/--multi " + quote(m) + ": expected FILE,SEED");
+      items.emplace_back(parts[0], parse_u64_arg(parts[1], ("-m/--multi " + m).c_str()));
+    }
+    long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = parse_threads_arg(o.threads, ncpu > 0 ? unsigned(ncpu) : 4);
+    std::atomic<uint64_t> errs{0};
+    parallel_for(items.size(), threads, [&](size_t i) {
+      if (verify_one(items[i].first, items[i].second, o.quiet, out)) errs.fetch_add(1);
+    });
+    std::printf("Verify complete for %zu files with %llu errs\n", items.size(),
+                (unsigned long long)errs.load());
+    return count_rc(errs.load());
+  } catch (const Error& e) {
+    print_error(prog, e.what());
+    return 1;
+  }
+}
+
+// =============================================================================================
+// getmap: upstream's output and exit codes (spec B§8.4), from the user.famfs.fmap xattr.
+int run_getmap(const GetmapOpts& o) {
+  if (o.files.empty()) {
+    print_error("famfs getmap", "no file given: famfs getmap [-q] [-c] FILE...");
+    return EINVAL; // 22
+  }
+  int first_rc = 0;
+  for (const auto& f : o.files) {
+    int rc = 0;
+    struct stat st{};
+    if (::stat(f.c_str(), &st) != 0) {
+      if (!o.quiet)
+        std::fprintf(stderr, "famfs getmap: %s: no such file (%s)\n", f.c_str(), errno_text(errno).c_str());
+      rc = EBADF; // 9, as upstream
+    } else if (!S_ISREG(st.st_mode)) {
+      if (!o.quiet) std::fprintf(stderr, "famfs getmap: %s is not a regular file\n", f.c_str());
+      rc = EISDIR; // 21
+    } else {
+      int err = 0;
+      auto text = get_xattr(f, "user.famfs.fmap", &err);
+      if (!text) {
+        bool in_famfs = dax::famfs_mount_containing(f).has_value();
+        if (!in_famfs) {
+          if (!o.quiet) std::fprintf(stderr, "famfs getmap: file (%s) not in famfs\n", f.c_str());
+          rc = 1;
+        } else {
+          if (!o.quiet)
+            std::printf("famfs_getmap: file (%s) is famfs, but has no map\n", f.c_str());
+          rc = 2;
+        }
+      } else {
+        std::string why;
+        auto x = parse_xfmap(*text, &why);
+        if (!x) {
+          if (!o.quiet)
+            std::printf("famfs_getmap: file (%s) is famfs, but its map is unreadable (%s)\n",
+                        f.c_str(), why.c_str());
+          rc = 2;
+        } else {
+          if (!o.quiet) {
+            std::printf("File:     %s\n", f.c_str());
+            std::printf("\tsize:    %llu\n", (unsigned long long)x->size);
+            if (x->fmap.kind == Fmap::Kind::Simple) {
+              std::printf("\textents: %zu\n", x->fmap.extents.size());
+              for (const auto& e : x->fmap.extents)
+                std::printf("\t\t%llx\t%llu\n", (unsigned long long)e.offset, (unsigned long long)e.len);
+            } else {
+              std::printf("\textents: 1\n");
+              std::printf("Interleave_Param chunk_size: %llu\n", (unsigned long long)x->fmap.chunk_size);
+              std::printf("Interleaved extent has %zu strips:\n", x->fmap.extents.size());
+              for (const auto& e : x->fmap.extents)
+                std::printf("\t\t%llx\t%llu\n", (unsigned long long)e.offset, (unsigned long long)e.len);
+            }
+          }
+          std::printf("famfs_getmap: good file %s\n", f.c_str());
+        }
+      }
+    }
+    if (rc && !first_rc) first_rc = rc;
+    if (rc && !o.cont) return rc;
+  }
+  return first_rc;
+}
+
+// =============================================================================================
+// Device mappings for commands that touch a file's device range (flush, chkread).
+namespace {
+
+struct DevMap {
+  dax::Device dev;
+  dax::Mapping map;
+};
+
+DevMap& device_map(std::map<std::string, std::unique_ptr<DevMap>>& cache, const std::string& device) {
+  auto it = cache.find(device);
+  if (it != cache.end()) return *it->second;
+  dax::Device d = dax::Device::open(device, false);
+  dax::Mapping m = dax::Mapping::map(d, false);
+  auto p = std::make_unique<DevMap>(DevMap{std::move(d), std::move(m)});
+  DevMap& ref = *p;
+  cache.emplace(device, std::move(p));
+  return ref;
+}
+
+XFmap file_fmap(const std::string& f) {
+  int err = 0;
+  auto text = get_xattr(f, "user.famfs.fmap", &err);
+  if (!text)
+    throw Error(err, quote(f) + " has no famfs map (" + errno_text(err) +
+                         "): is it a file in a famfs mount?");
+  std::string why;
+  auto x = parse_xfmap(*text, &why);
+  if (!x) throw Error(EIO, "the famfs map of " + quote(f) + " is unreadable: " + why);
+  return *x;
+}
+
+std::string file_device(const std::string& f) {
+  int err = 0;
+  auto d = get_xattr(f, "user.famfs.device", &err);
+  if (!d || d->empty()) throw Error(err ? err : EIO, "cannot find the famfs device of " + quote(f));
+  return *d;
+}
+
+// Visit each device run of [0, size) of the file.
+template <typename Fn>
+void for_each_run(const XFmap& x, uint64_t dev_size, Fn fn) {
+  uint64_t off = 0;
+  while (off < x.size) {
+    auto run = x.fmap.resolve(off);
+    if (!run || !run->len) throw Error(EIO, "the file map ends before the file does");
+    uint64_t n = std::min<uint64_t>(run->len, x.size - off);
+    if (run->dev_offset > dev_size || n > dev_size - run->dev_offset)
+      throw Error(EIO, "the file map reaches past the end of the device");
+    fn(off, run->dev_offset, n);
+    off += n;
+  }
+}
+
+} // namespace
+
+int run_flush(const FlushOpts& o) {
+  const std::string prog = "famfs flush";
+  if (o.files.empty()) {
+    print_error(prog, "no file given: famfs flush [-v] FILE...");
+    return 1;
+  }
+  std::map<std::string, std::unique_ptr<DevMap>> maps;
+  uint64_t errs = 0;
+  for (const auto& f : o.files) {
+    try {
+      XFmap x = file_fmap(f);
+      DevMap& dm = device_map(maps, file_device(f));
+      uint64_t runs = 0;
+      for_each_run(x, dm.map.size(), [&](uint64_t, uint64_t dev_off, uint64_t n) {
+        // Write back and drop the lines: later loads see what other hosts stored.
+        dax::invalidate_range(dm.map.data() + dev_off, n);
+        ++runs;
+      });
+      dax::store_fence();
+      if (o.verbose)
+        std::printf("famfs flush: %s: flushed %llu bytes in %llu device range%s (%s)\n", f.c_str(),
+                    (unsigned long long)x.size, (unsigned long long)runs, runs == 1 ? "" : "s",
+                    dax::flush_instruction_name());
+    } catch (const Error& e) {
+      print_error(prog, e.what());
+      ++errs;
+    }
+  }
+  if (errs) std::printf("famfs flush: %llu errors were detected\n", (unsigned long long)errs);
+  return count_rc(errs);
+}
+
+// =============================================================================================
+namespace {
+
+void dump_superblock(const char* how, const unsigned char* p, size_t n) {
+  std::printf("superblock by %s\n", how);
+  if (n < sizeof(omf::Superblock)) {
+    std::printf("  (only %zu bytes)\n", n);
+    return;
+  }
+  omf::Superblock sb;
+  std::memcpy(&sb, p, sizeof sb);
+  std::printf("  magic:        0x%llx\n", (unsigned long long)sb.ts_magic);
+  std::printf("  version:      %llu\n", (unsigned long long)sb.ts_version);
+  std::printf("  log offset:   0x%llx\n", (unsigned long long)sb.ts_log_offset);
+  std::printf("  log len:      0x%llx\n", (unsigned long long)sb.ts_log_len);
+  std::printf("  alloc unit:   0x%llx\n", (unsigned long long)sb.ts_alloc_unit);
+  std::printf("  OMF:          %u.%u\n", sb.ts_omf_ver_major, sb.ts_omf_ver_minor);
+  std::printf("  fs uuid:      %s\n", uuid_to_string(sb.ts_uuid).c_str());
+  std::printf("  system uuid:  %s\n", uuid_to_string(sb.ts_system_uuid).c_str());
+  std::printf("  crc:          0x%llx (%s)\n", (unsigned long long)sb.ts_crc,
+              sb_status_text(check_superblock(sb)));
+  std::printf("  device size:  %llu\n", (unsigned long long)sb.ts_daxdev.dd_size);
+}
+
+void dump_log(const char* how, const unsigned char* p, size_t n) {
+  std::printf("Log by %s\n", how);
+  if (n < sizeof(omf::LogHeader)) {
+    std::printf("  (only %zu bytes)\n", n);
+    return;
+  }
+  omf::LogHeader h;
+  std::memcpy(&h, p, sizeof h);
+  std::printf("  magic:        0x%llx\n", (unsigned long long)h.famfs_log_magic);
+  std::printf("  len:          0x%llx\n", (unsigned long long)h.famfs_log_len);
+  std::printf("  last index:   %llu\n", (unsigned long long)h.famfs_log_last_index);
+  std::printf("  crc:          0x%llx\n", (unsigned long long)h.famfs_log_crc);
+  std::printf("  next seqnum:  %llu\n", (unsigned long long)h.famfs_log_next_seqnum);
+  std::printf("  next index:   %llu\n", (unsigned long long)h.famfs_log_next_index);
+}
+
+void hex_dump(const char* title, const unsigned char* p, size_t n) {
+  std::printf("%s\n", title);
+  for (size_t i = 0; i < n; ++i) std::printf("%02x%s", p[i], (i % 16 == 15 || i + 1 == n) ? "\n" : " ");
+}
+
+} // namespace
+
+int run_chkread(const ChkreadOpts& o) {
+  const std::string prog = "famfs chkread";
+  try {
+    if (o.file.empty()) throw Error(EINVAL, "no file given: famfs chkread [-s|-l] FILE");
+    int fd = ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(errno, "cannot open " + quote(o.file) + ": " + errno_text(errno));
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(EINVAL, quote(o.file) + " is not a regular file");
+    size_t size = size_t(st.st_size);
+    std::vector<unsigned char> rbuf(size);
+    size_t got = 0;
+    while (got < size) {
+      ssize_t r = ::pread(fd, rbuf.data() + got, size - got, off_t(got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) throw Error(r < 0 ? errno : EIO, "reading " + quote(o.file) + " failed at offset " + std::to_string(got));
+      got += size_t(r);
+    }
+    std::printf("read tried=%zu got=%zu\n", size, got);
+
+    // The second view: mmap of the file; if the mount does not allow it, the file's bytes
+    // in the device mapping (what a zero-copy reader sees).
+    std::vector<unsigned char> mbuf(size);
+    const char* how = "mmap";
+    void* m = size ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (m != MAP_FAILED) {
+      std::memcpy(mbuf.data(), m, size);
+      ::munmap(m, size);
+    } else {
+      how = "device map";
+      XFmap x = file_fmap(o.file);
+      std::map<std::string, std::unique_ptr<DevMap>> maps;
+      DevMap& dm = device_map(maps, file_device(o.file));
+      x.size = std::min<uint64_t>(x.size, size);
+      for_each_run(x, dm.map.size(), [&](uint64_t off, uint64_t dev_off, uint64_t n) {
+        dax::invalidate_range(dm.map.data() + dev_off, n);
+        std::memcpy(mbuf.data() + off, dm.map.data() + dev_off, n);
+      });
+    }
+    if (o.superblock) {
+      dump_superblock(how, mbuf.data(), size);
+      dump_superblock("read", rbuf.data(), size);
+      hex_dump((std::string("Superblock by ") + how).c_str(), mbuf.data(), std::min<size_t>(32, size));
+      hex_dump("Superblock by read", rbuf.data(), std::min<size_t>(32, size));
+    }
+    if (o.log) {
+      dump_log(how, mbuf.data(), size);
+      dump_log("read", rbuf.data(), size);
+      hex_dump((std::string("Log by ") + how).c_str(), mbuf.data(), std::min<size_t>(64, size));
+      hex_dump("Log by read", rbuf.data(), std::min<size_t>(64, size));
+    }
+    if (std::memcmp(rbuf.data(), mbuf.data(), size) != 0) {
+      size_t i = 0;
+      while (i < size && rbuf[i] == mbuf[i]) ++i;
+      std::fprintf(stderr, "Read and %s miscompare (first difference at offset %zu)\n", how, i);
+      return 1;
+    }
+    std::printf("Read and %s match\n", how);
+    return 0;
+  } catch (const Error& e) {
+    print_error(prog, e.what());
+    return 1;
+  }
+}
+
+// =============================================================================================
+namespace {
+
+std::string fmt_time_ms(int64_t unix_ms) {
+  if (unix_ms <= 0) return "never";
+  time_t t = time_t(unix_ms / 1000);
+  struct tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  struct timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  int64_t now_ms = int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+  double ago = double(now_ms - unix_ms) / 1000.0;
+  char out[128];
+  std::snprintf(out, sizeof out, "%s (%.1f s ago)", buf, ago < 0 ? 0.0 : ago);
+  return out;
+}
+
+std::string pct(uint64_t a, uint64_t b) {
+  if (!b) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, " (%.1f%%)", 100.0 * double(a) / double(b));
+  return buf;
+}
+
+} // namespace
+
+int run_status(const StatusOpts& o) {
+  const std::string prog = "famfs status";
+  try {
+    if (o.path.empty()) throw Error(EINVAL, "no mount point given: famfs status MOUNTPOINT [--json]");
+    MountInfo m = mount_of_existing(o.path);
+    int err = 0;
+    auto raw = get_xattr(m.mpt, "user.famfs.status", &err);
+    if (!raw)
+      throw Error(err, "the famfs daemon of " + m.mpt + " gave no status (user.famfs.status: " +
+                           errno_text(err) + "); is it running famfs-fused from this release?");
+    std::string why;
+    auto j = json_parse(*raw, &why);
+    if (!j || j->type != JsonValue::Type::Object)
+      throw Error(EIO, "the famfs daemon of " + m.mpt + " returned a status that is not a JSON object (" + why + ")");
+
+    // Who is the master: the superblock says (read through the mount; works on clients).
+    std::string master_uuid;
+    try {
+      omf::Superblock sb = read_mount_superblock(m);
+      if (sb_usable(check_superblock(sb))) master_uuid = uuid_to_string(sb.ts_system_uuid);
+    } catch (const Error&) {
+    }
+
+    if (o.json) {
+      JsonObject extra;
+      extra.add("mountpoint", m.mpt);
+      if (master_uuid.empty()) extra.add_null("master_system_uuid");
+      else extra.add("master_system_uuid", master_uuid);
+      std::string e = extra.str();             // {"mountpoint":...}
+      std::string body = *raw;
+      size_t a = body.find('{');
+      std::string rest = body.substr(a + 1);
+      size_t k = rest.find_first_not_of(" \t\r\n");
+      bool empty = k == std::string::npos || rest[k] == '}';
+      std::printf("%s%s%s\n", e.substr(0, e.size() - 1).c_str(), empty ? "" : ",", rest.c_str());
+      return 0;
+    }
+
+    const JsonValue& s = *j;
+    uint64_t cap = s.u64("capacity_bytes"), freeb = s.u64("free_bytes"),
+             alloc = s.u64("allocated_bytes");
+    uint64_t used_e = s.u64("entries_used"), tot_e = s.u64("entries_total");
+    std::string role = s.str("role", "unknown");
+    std::printf("famfs status of %s\n", m.mpt.c_str());
+    auto row = [](const char* k, const std::string& v) { std::printf("  %-18s %s\n", k, v.c_str()); };
+    std::string role_line = role;
+    if (role == "master") role_line += " (this host owns the file system and may add files)";
+    else if (role == "client") role_line += " (read-only view: files are added on the master)";
+    row("role:", role_line);
+    row("this host:", s.str("system_uuid", "?"));
+    row("master:", master_uuid.empty() ? std::string("unknown (superblock unreadable)") : master_uuid);
+    row("device:", s.str("device", m.device));
+    row("fs uuid:", s.str("fs_uuid", "?"));
+    row("capacity:", human_bytes(cap) + " (" + std::to_string(cap) + " bytes)");
+    row("used:", human_bytes(alloc) + pct(alloc, cap));
+    row("free:", human_bytes(freeb) + pct(freeb, cap));
+    row("log entries:", std::to_string(used_e) + " of " + std::to_string(tot_e) + " used" + pct(used_e, tot_e) +
+                            ", " + std::to_string(tot_e > used_e ? tot_e - used_e : 0) + " free");
+    row("files:", std::to_string(s.u64("files")));
+    row("directories:", std::to_string(s.u64("directories")));
+    row("last replay:", fmt_time_ms(s.i64("last_replay_unix_ms")));
+    {
+      char buf[64];
+      const JsonValue* lag = s.get("replay_lag_ms");
+      if (lag && lag->type == JsonValue::Type::Number) std::snprintf(buf, sizeof buf, "%.1f ms", lag->number);
+      else std::snprintf(buf, sizeof buf, "n/a");
+      row("replay lag:", buf);
+    }
+    row("poll interval:", std::to_string(s.u64("refresh_ms")) + " ms");
+    bool damaged = s.flag("damaged");
+    std::string dline = damaged ? "YES" : "no";
+    if (damaged) {
+      const JsonValue* di = s.get("damage_index");
+      if (di && di->type == JsonValue::Type::Number) dline += " at entry " + di->text;
+      std::string r = s.str("damage_reason");
+      if (!r.empty()) dline += ": " + r;
+      dline += " (files after it are not shown; run famfs fsck " + m.mpt + ")";
+    }
+    row("damaged log:", dline);
+    row("skipped entries:", std::to_string(s.u64("skipped_entries")));
+    row("cross-links:", std::to_string(s.u64("collisions")) + " allocation units claimed twice");
+    row("read-only mount:", s.flag("read_only") ? "yes" : "no");
+    return 0;
+  } catch (const Error& e) {
+    print_error(prog, e.what());
+    return 1;
+  }
+}
+
+} // namespace famfs::cli::master
