@@ -53,9 +53,16 @@ std::string device_of_mount(const dax::MountEntry& m) {
 int run_fsck_command(const FsckOptions& o) {
   struct stat st {};
   if (::stat(o.target.c_str(), &st) != 0) {
-    int err = errno;
-    print_error(kProg, o.target + ": " + std::strerror(err) +
-                           "; give a famfs device, an image file, or a path inside a famfs mount");
+    // probe_device explains a missing /dev/daxX.Y (e.g. a device in system-ram mode).
+    std::string why;
+    try {
+      dax::probe_device(o.target);
+      why = o.target + ": " + std::strerror(errno) +
+            "; give a famfs device, an image file, or a path inside a famfs mount";
+    } catch (const Error& e) {
+      why = e.what();
+    }
+    print_error(kProg, why);
     return kExitError;
   }
 
