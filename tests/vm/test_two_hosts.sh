@@ -1,0 +1,130 @@
+#!/bin/bash
+# VM test: two hosts mount the same REAL /dev/dax0.0 (guest A = master, guest B = client) and read
+# the same files byte for byte; entries appended on A while both are mounted appear on B with no
+# command. Host side: the pool file's log holds exactly those entries, all valid.
+#   A: mkfs, mount, mkdir + creat -r + cp (phase 1)  ->  B: mount as client, compare, verify, mmap
+#   A: mkdir -p + creat -r + cp while B is mounted (phase 2)  ->  B: they appear by themselves
+. "$(dirname "$0")/lib.sh"
+vm_init two-hosts
+vm_stage mkfs.famfs famfs famfs-fused
+vm_pool POOL 4112M
+head -c 5000 /dev/urandom >"$VM_SHARE/r5000"
+
+# Both guests: `fail` tells the other guest to stop waiting; `tree` lists name, size, mode, owner
+# and type of everything but .meta; `sums` is sha256 of every regular file (read(2) through FUSE).
+COMMON='
+M=/mnt/famfs
+fail() { echo "FAIL($(hostname)): $*"; vmsync abort "$*"; cd /; famfs umount $M 2>/dev/null || umount $M 2>/dev/null; exit 1; }
+tree() { (cd $M && find . -path ./.meta -prune -o -print | sort | xargs stat -c "%n %s %a %u %g %F"); }
+sums() { (cd $M && find . -path ./.meta -prune -o -type f -print | sort | xargs sha256sum); }
+run() { n=$1; shift; "$@" >out/$n.txt 2>&1; rc=$?; echo $rc >out/$n.rc; [ $rc = 0 ] || { echo "-- $n: $* -> exit $rc"; cat out/$n.txt; }; return $rc; }
+mkdir -p $M'
+
+vm_log "guest A (master) and guest B (client) on one pool"
+vm_start famfs-a "$POOL" "$COMMON"'
+  cat /opt/famfs/system_uuid >out/sysuuid-a
+  run mkfs mkfs.famfs /dev/dax0.0 || fail mkfs
+  run mount-a famfs mount /dev/dax0.0 $M || fail "famfs mount"
+  grep " $M " /proc/mounts | tee out/mounts-a
+  daxmark xattr $M user.famfs.role >out/role-a
+  run p1-mkdir famfs mkdir $M/dir1 || fail "famfs mkdir"
+  run p1-creat famfs creat -s 3m -r -S 11 $M/dir1/seed11 || fail "famfs creat"
+  run p1-creat2 famfs creat -s 100 -r -S 12 -m 0600 $M/small12 || fail "famfs creat"
+  run p1-cp famfs cp /host/bin/famfs $M/dir1/famfs.bin || fail "famfs cp"
+  run p1-cp2 famfs cp /host/r5000 $M/r5000 || fail "famfs cp"
+  tree >out/tree1-a; sums >out/sums1-a
+  vmsync post phase1
+  vmsync wait b-mounted 120 || fail "B did not mount"
+  run p2-mkdir famfs mkdir -p $M/dir2/sub || fail "famfs mkdir -p"
+  run p2-creat famfs creat -s 5m -r -S 21 $M/dir2/sub/seed21 || fail "famfs creat"
+  run p2-cp famfs cp /host/r5000 $M/dir2/copy || fail "famfs cp"
+  tree >out/tree2-a; sums >out/sums2-a
+  vmsync post phase2
+  vmsync wait b-done 120 || fail "B did not finish"
+  run umount-a famfs umount $M || fail "famfs umount"
+  grep -q " $M " /proc/mounts && fail "still mounted after famfs umount"
+  pidof famfs-fused && fail "famfs-fused still running after umount"
+  exit 0'
+vm_start famfs-b "$POOL" "$COMMON"'
+  cat /opt/famfs/system_uuid >out/sysuuid-b
+  vmsync wait phase1 120 || exit 1
+  run mount-b famfs mount /dev/dax0.0 $M || fail "famfs mount (client)"
+  grep " $M " /proc/mounts | tee out/mounts-b
+  daxmark xattr $M user.famfs.role >out/role-b
+  tree >out/tree1-b; sums >out/sums1-b
+  run verify11-b famfs verify -S 11 -f $M/dir1/seed11
+  run verify12-b famfs verify -S 12 -f $M/small12
+  run cmp-famfs-bin cmp $M/dir1/famfs.bin /host/bin/famfs
+  daxmark mmapcat $M/dir1/seed11 >/tmp/m11 2>out/mmap11-b.err; echo $? >out/mmap11-b.rc
+  sha256sum </tmp/m11 >out/mmap11-b.sum
+  famfs creat -s 2m $M/not-on-a-client >out/creat-client.txt 2>&1; echo $? >out/creat-client.rc
+  vmsync post b-mounted
+  # A appends now, while we are mounted: the entries must show up here with no command (this host
+  # runs no famfs command until they are there; the times include A running its commands).
+  for f in dir2 dir2/sub/seed21 dir2/copy; do vmsync until 60 test -e $M/$f | tee -a out/appear-b.txt; done
+  vmsync wait phase2 120 || fail "A did not finish appending"
+  tree >out/tree2-b; sums >out/sums2-b
+  run verify21-b famfs verify -S 21 -f $M/dir2/sub/seed21
+  daxmark xattr $M user.famfs.status >out/status-b.json
+  famfs fsck /dev/dax0.0 >out/fsck-mounted.txt 2>&1; echo $? >out/fsck-mounted.rc
+  vmsync post b-done
+  run umount-b famfs umount $M || fail "famfs umount (client)"
+  grep -q " $M " /proc/mounts && fail "still mounted after famfs umount"
+  exit 0'
+vm_wait
+check "${VM_RC[famfs-a]}" 0 "guest A (master) ran every step"
+check "${VM_RC[famfs-b]}" 0 "guest B (client) ran every step"
+A_UUID=$(out sysuuid-a | tr -d '\0 \n')
+
+echo "-- roles and mounts"
+check_grep "^/dev/dax0.0 /mnt/famfs fuse.famfs " mounts-a "A: /proc/mounts shows /dev/dax0.0 on /mnt/famfs as fuse.famfs"
+check_grep "^/dev/dax0.0 /mnt/famfs fuse.famfs " mounts-b "B: /proc/mounts shows /dev/dax0.0 on /mnt/famfs as fuse.famfs"
+check "$(out role-a)" master "A: user.famfs.role = master"
+check "$(out role-b)" client "B: user.famfs.role = client"
+
+echo "-- phase 1: files made on A before B mounted"
+check_true "A made a tree" test -s "$VM_SHARE/out/tree1-a"
+# The daemon serves a client's regular files read-only (mode & ~0222, the upstream v1 client rule;
+# `chmod` makes one writable), so B's modes are A's without the write bits.
+client_view() { out "$1" | "$VM_PYTHON" -c 'import sys
+for l in sys.stdin.read().splitlines():
+    n, size, mode, uid, gid, kind = l.split(" ", 5)
+    if kind == "regular file": mode = "%o" % (int(mode, 8) & ~0o222)
+    print(n, size, mode, uid, gid, kind)'; }
+check "$(out tree1-b)" "$(client_view tree1-a)" "B sees the same names, sizes, owners, types as A; modes without write bits"
+check "$(out sums1-a | wc -l)" 4 "A hashed its 4 files"
+check "$(out sums1-b)" "$(out sums1-a)" "B reads the same bytes as A (sha256 of every file)"
+check "$(out verify11-b.rc)" 0 "B: famfs verify -S 11 of the 3 MiB file A created"
+check "$(out verify12-b.rc)" 0 "B: famfs verify -S 12 of the 100-byte file"
+check "$(out cmp-famfs-bin.rc)" 0 "B: the file A copied with famfs cp is byte-identical to its source"
+if [[ $(out mmap11-b.rc) == 0 ]]; then
+  check "$(out mmap11-b.sum | cut -c1-64)" "$(out sums1-a | awk '$2 == "./dir1/seed11" {print $1}')" \
+    "B: MAP_SHARED mmap of a file reads the same bytes as read(2) on A"
+else
+  echo "FAIL: B: mmap of a famfs file on kernel $(grep -o '6\.[0-9.]*-[0-9]*-amd64' "$VM_WORK/famfs-b.log" | head -1): $(out mmap11-b.err)"
+  VM_FAIL=1
+fi
+check_true "B (client): famfs creat is refused" test "$(out creat-client.rc)" != 0 -a "$(out creat-client.rc)" != ""
+check_grep "master|client|MASTER|not.*owner" creat-client.txt "... naming the role problem"
+
+echo "-- phase 2: entries appended by A while both were mounted"
+check_grep "after [0-9.]+s: test -e /mnt/famfs/dir2/copy" appear-b.txt "B: the appended files appeared with no command"
+sed 's/^/    /' "$VM_SHARE/out/appear-b.txt" 2>/dev/null
+check "$(out tree2-b)" "$(client_view tree2-a)" "B sees A's new directories and files (names, sizes, modes, owners, types)"
+check "$(out sums2-b)" "$(out sums2-a)" "B reads the same bytes as A after the appends"
+check "$(out verify21-b.rc)" 0 "B: famfs verify -S 21 of the 5 MiB file appended while mounted"
+"$VM_PYTHON" -c 'import json,sys; j=json.load(open(sys.argv[1])); print("    B status: replay_lag_ms", j.get("replay_lag_ms"), "refresh_ms", j.get("refresh_ms"))' "$VM_SHARE/out/status-b.json" 2>/dev/null
+check_json status-b.json "j['role'] == 'client' and j['files'] == 6 and j['directories'] == 3 and j['damaged'] is False" \
+  "B: user.famfs.status: role client, 6 files, 3 directories, not damaged"
+check "$(out fsck-mounted.rc)" 16 "famfs fsck of the mounted device is refused with EBUSY (16)"
+
+echo "-- unmount"
+check "$(out umount-a.rc)" 0 "A: famfs umount"
+check "$(out umount-b.rc)" 0 "B: famfs umount"
+
+echo "-- host: byte checks of the pool file (9 log entries)"
+check_pool "$POOL" --entries 9 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
+paths=$("$VM_PYTHON" -c 'import json,sys; print(" ".join(e["kind"] + ":" + e["path"] for e in json.load(open(sys.argv[1]))["entries"]))' "$VM_WORK/pool.json" 2>/dev/null)
+check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy" \
+  "the log holds exactly the 9 entries, in order"
+vm_done
