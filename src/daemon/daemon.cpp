@@ -274,7 +274,7 @@ void Daemon::update_space() {
     Allocator a(bb.bitmap, geo_);
     capacity_ = geo_.device_size;
     free_ = a.free_bytes();
-    allocated_ = bb.stats.alloc_bytes;
+    allocated_ = geo_.device_size > free_ ? geo_.device_size - free_ : 0; // incl. superblock + log, as upstream fsck
     collisions_ = bb.stats.collisions;
   } catch (const std::exception& e) {
     spdlog::warn("cannot compute free space: {}", e.what());
