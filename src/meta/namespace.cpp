@@ -116,45 +116,58 @@ Inode* Namespace::get_mutable(Ino ino) {
   return &at(ino);
 }
 
-uint64_t Namespace::key_hash(Ino parent, std::string_view name) {
-  return std::hash<std::string_view>{}(name) ^ mix64(parent + 0x9E3779B97F4A7C15ULL);
+uint32_t Namespace::key_hash(Ino parent, std::string_view name) {
+  const uint64_t h = std::hash<std::string_view>{}(name) ^ mix64(parent + 0x9E3779B97F4A7C15ULL);
+  return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-std::size_t Namespace::probe(Ino parent, std::string_view name, uint64_t hash) const {
+namespace {
+constexpr uint64_t slot_of(uint32_t hash, Ino ino) { return uint64_t{hash} << 32 | ino; }
+constexpr uint32_t slot_hash(uint64_t slot) { return static_cast<uint32_t>(slot >> 32); }
+constexpr uint32_t slot_ino(uint64_t slot) { return static_cast<uint32_t>(slot); }
+} // namespace
+
+std::size_t Namespace::probe(Ino parent, std::string_view name, uint32_t hash) const {
   const std::size_t mask = index_.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const uint32_t v = index_[i];
+    const uint64_t v = index_[i];
     if (v == 0) return i;
-    const Inode& n = at(v);
+    if (slot_hash(v) != hash) continue;
+    const Inode& n = at(slot_ino(v));
     if (n.parent == parent && n.name == name) return i;
   }
 }
 
 void Namespace::grow_index() {
-  std::vector<uint32_t> old;
+  std::vector<uint64_t> old;
   old.swap(index_);
   index_.assign(old.size() * 2, 0);
   const std::size_t mask = index_.size() - 1;
-  for (uint32_t v : old) {
+  for (uint64_t v : old) {
     if (v == 0) continue;
-    const Inode& n = at(v);
-    std::size_t i = key_hash(n.parent, n.name) & mask;
+    std::size_t i = slot_hash(v) & mask;
     while (index_[i] != 0) i = (i + 1) & mask;
     index_[i] = v;
   }
 }
 
-void Namespace::index_insert(Ino ino, uint64_t hash) {
-  // Load factor <= 3/4 keeps linear probes short and the table at ~10 bytes per inode.
-  if ((index_used_ + 1) * 4 > index_.size() * 3) grow_index();
+void Namespace::index_insert(Ino ino, uint32_t hash) {
+  // Load factor <= 0.8: probes compare stored hashes (cheap, sequential), and the table
+  // stays near 10 bytes per inode.
+  if ((index_used_ + 1) * 5 > index_.size() * 4) grow_index();
   const std::size_t mask = index_.size() - 1;
   std::size_t i = hash & mask;
   while (index_[i] != 0) i = (i + 1) & mask;
-  index_[i] = static_cast<uint32_t>(ino);
+  index_[i] = slot_of(hash, ino);
   ++index_used_;
 }
 
 Ino Namespace::add(Inode&& n) {
+  const uint32_t hash = key_hash(n.parent, n.name);
+  return add(std::move(n), hash);
+}
+
+Ino Namespace::add(Inode&& n, uint32_t hash) {
   const Ino ino = count_ + 1;
   if (((ino - 1) >> kChunkShift) >= chunks_.size())
     chunks_.push_back(std::make_unique<Inode[]>(kChunkSize));
@@ -164,7 +177,7 @@ Ino Namespace::add(Inode&& n) {
   ++count_;
   if (slot.fmap.extents.capacity() != slot.fmap.extents.size()) slot.fmap.extents.shrink_to_fit();
   if (ino != kRootIno) {
-    index_insert(ino, key_hash(slot.parent, slot.name));
+    index_insert(ino, hash);
     at(slot.parent).children.push_back(ino);
   }
   return ino;
@@ -172,9 +185,9 @@ Ino Namespace::add(Inode&& n) {
 
 std::optional<Ino> Namespace::lookup(Ino parent, std::string_view name) const {
   if (parent == 0 || parent > count_ || name.empty()) return std::nullopt;
-  const uint32_t v = index_[probe(parent, name, key_hash(parent, name))];
+  const uint64_t v = index_[probe(parent, name, key_hash(parent, name))];
   if (v == 0) return std::nullopt;
-  return v;
+  return slot_ino(v);
 }
 
 std::optional<Ino> Namespace::resolve(std::string_view relpath) const {
@@ -270,9 +283,9 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
   }
   const std::string_view name = rel.substr(start);
 
-  const uint64_t hash = key_hash(parent, name);
-  if (const uint32_t existing = index_[probe(parent, name, hash)]; existing != 0) {
-    const Inode& old = at(existing);
+  const uint32_t hash = key_hash(parent, name);
+  if (const uint64_t existing = index_[probe(parent, name, hash)]; existing != 0) {
+    const Inode& old = at(slot_ino(existing));
     const std::string origin = old.log_index == kNoLogIndex
                                    ? std::string("built in")
                                    : "created by entry " + std::to_string(old.log_index);
@@ -304,7 +317,7 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
     n.uid = md.md_uid;
     n.gid = md.md_gid;
   }
-  add(std::move(n));
+  add(std::move(n), hash);
   if (is_file) {
     ++files_;
     return ApplyResult::CreatedFile;

@@ -9,7 +9,8 @@
 // Memory is the constraint that shapes the private part (<= 256 resident bytes per file at
 // 100,000 files, daemon included): inodes live in fixed-size chunks (no reallocation copies,
 // no per-node allocation), and the (parent, name) lookup index is an open-addressing table of
-// 32-bit inode numbers that compares against the inode's own name (no second copy of keys).
+// 8-byte slots (32-bit inode number + 32-bit key hash) that compares against the inode's own
+// name: no second copy of any key.
 #pragma once
 
 #include <cstdint>
@@ -85,17 +86,21 @@ class Namespace {
   const Inode& at(Ino ino) const {
     return chunks_[(ino - 1) >> kChunkShift][(ino - 1) & (kChunkSize - 1)];
   }
-  Ino add(Inode&& n);
-  static uint64_t key_hash(Ino parent, std::string_view name);
+  Ino add(Inode&& n); // computes the key hash
+  Ino add(Inode&& n, uint32_t hash);
+  static uint32_t key_hash(Ino parent, std::string_view name);
   // Index slot holding (parent, name), or the empty slot where it would go.
-  std::size_t probe(Ino parent, std::string_view name, uint64_t hash) const;
-  void index_insert(Ino ino, uint64_t hash);
+  std::size_t probe(Ino parent, std::string_view name, uint32_t hash) const;
+  void index_insert(Ino ino, uint32_t hash);
   void grow_index();
 
   Geometry geo_;
   std::vector<std::unique_ptr<Inode[]>> chunks_; // ino i lives in chunk (i-1)/1024
   std::size_t count_ = 0;
-  std::vector<uint32_t> index_; // open addressing, linear probing; 0 = empty slot, else ino
+  // Open addressing with linear probing. A slot is (32-bit key hash << 32 | ino), 0 = empty:
+  // the stored hash filters probes without touching the inode (a cache miss each) and lets
+  // the table grow without re-reading any name.
+  std::vector<uint64_t> index_;
   std::size_t index_used_ = 0;
   std::size_t files_ = 0;
   std::size_t dirs_ = 0;
