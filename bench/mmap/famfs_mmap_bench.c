@@ -7,10 +7,12 @@
  *       lib  libfamfs famfs_mmap
  *       sys  open + mmap(2) of FILE (zero-copy under LD_PRELOAD=libfamfs-preload.so, a FUSE
  *            mapping without it)
- * For each mode: map, warm up (one full pass: page tables, and the page cache for FUSE), then
- * N passes of a sequential read of every byte and N passes of random 4 KiB-page reads; prints
- * one line per mode and test with the median:  RESULT <mode> <seq|rand4k> <GB/s> <Mpages/s>
- * (GB = 1e9 bytes). All reads sum 64-bit words so nothing is optimised away. */
+ * All modes are mapped and warmed up (one full pass: page tables, and the page cache for
+ * FUSE), then N rounds each run a sequential read of every byte and random 4 KiB-page reads
+ * (--touches pages) in every mode, rotating the order. Prints the medians per mode and test:
+ *   RESULT <mode> <seq|rand4k> <GB/s per CPU second> <GB/s wall>
+ * (GB = 1e9 bytes; CPU time of the measuring thread, because the machine is shared and wall
+ * time counts time spent descheduled). Reads sum 64-bit words so nothing is optimised away. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,10 +26,18 @@
 
 #include "famfs.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+/* Time in CPU seconds of this thread (the machine is shared: wall time includes time spent
+ * descheduled) and wall seconds. */
+struct stamp {
+  double cpu, wall;
+};
+static struct stamp now(void) {
+  struct timespec c, w;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+  clock_gettime(CLOCK_MONOTONIC, &w);
+  struct stamp s = {(double)c.tv_sec + (double)c.tv_nsec * 1e-9,
+                    (double)w.tv_sec + (double)w.tv_nsec * 1e-9};
+  return s;
 }
 
 static volatile uint64_t sink;
@@ -57,27 +67,35 @@ static uint64_t next_rand(void) { /* splitmix64 */
   return z ^ (z >> 31);
 }
 
-static double seq_pass(const char *base, size_t len) {
-  double t0 = now();
+struct rate {
+  double cpu, wall; /* bytes per second */
+};
+
+static struct rate seq_pass(const char *base, size_t len) {
+  struct stamp t0 = now();
   sink += sum_range((const uint64_t *)base, len / 8);
-  return (double)len / (now() - t0);
+  struct stamp t1 = now();
+  struct rate r = {(double)len / (t1.cpu - t0.cpu), (double)len / (t1.wall - t0.wall)};
+  return r;
 }
 
-static double rand_pass(const char *base, size_t len, size_t touches, uint64_t seed) {
+static struct rate rand_pass(const char *base, size_t len, size_t touches, uint64_t seed) {
   size_t npages = len / 4096;
   /* precompute the page order so the RNG is not in the timed loop */
   uint32_t *order = malloc(touches * sizeof *order);
   if (!order) { perror("malloc"); exit(2); }
   rng_state = seed;
   for (size_t i = 0; i < touches; i++) order[i] = (uint32_t)(next_rand() % npages);
-  double t0 = now();
+  struct stamp t0 = now();
   uint64_t s = 0;
   for (size_t i = 0; i < touches; i++)
     s += sum_range((const uint64_t *)(base + (size_t)order[i] * 4096), 512);
-  double dt = now() - t0;
+  struct stamp t1 = now();
   sink += s;
   free(order);
-  return (double)touches * 4096.0 / dt;
+  struct rate r = {(double)touches * 4096.0 / (t1.cpu - t0.cpu),
+                   (double)touches * 4096.0 / (t1.wall - t0.wall)};
+  return r;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -115,60 +133,84 @@ int main(int argc, char **argv) {
     return 1;
   }
   size_t len = (size_t)m->size & ~(size_t)4095;
+  struct mapping {
+    const char *mode;
+    char *base;
+    void *raw_base;
+    size_t raw_len;
+    int fd;
+    double s_cpu[64], s_wall[64], r_cpu[64], r_wall[64];
+  } mp[8];
+  /* Map everything first, warm each mapping up, then measure in rounds that visit every
+   * mode in turn (rotating the order), so drift in the machine's load hits all modes alike. */
   for (int k = 0; k < nmodes; k++) {
-    const char *mode = modes[k];
-    char *base = NULL;
-    void *raw_base = NULL;
-    size_t raw_len = 0;
-    int fd = -1;
-    if (!strcmp(mode, "raw")) {
+    struct mapping *x = &mp[k];
+    memset(x, 0, sizeof *x);
+    x->mode = modes[k];
+    x->fd = -1;
+    if (!strcmp(x->mode, "raw")) {
       if (m->nextents != 1 || m->kind != FAMFS_MAP_SIMPLE) {
         fprintf(stderr, "raw mode needs a single-extent file\n");
         return 1;
       }
-      fd = open(m->device, O_RDONLY);
-      if (fd < 0) { perror(m->device); return 1; }
+      x->fd = open(m->device, O_RDONLY);
+      if (x->fd < 0) { perror(m->device); return 1; }
       /* 2 MiB aligned like the others, so the comparison is fair */
-      raw_len = len + (2u << 20);
-      raw_base = mmap(NULL, raw_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      char *aligned = (char *)(((uintptr_t)raw_base + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
-      base = mmap(aligned, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd,
-                  (off_t)m->extents[0].offset);
-      if (base == MAP_FAILED) { perror("mmap raw"); return 1; }
-    } else if (!strcmp(mode, "lib")) {
+      x->raw_len = len + (2u << 20);
+      x->raw_base = mmap(NULL, x->raw_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (x->raw_base == MAP_FAILED) { perror("mmap"); return 1; }
+      char *aligned = (char *)(((uintptr_t)x->raw_base + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
+      x->base = mmap(aligned, len, PROT_READ, MAP_SHARED | MAP_FIXED, x->fd,
+                     (off_t)m->extents[0].offset);
+      if (x->base == MAP_FAILED) { perror("mmap raw"); return 1; }
+    } else if (!strcmp(x->mode, "lib")) {
       void *p;
       rc = famfs_mmap(file, 0, len, PROT_READ, MAP_SHARED, &p);
       if (rc) {
         fprintf(stderr, "famfs_mmap: %s (%s)\n", famfs_strerror(rc), famfs_last_error());
         return 1;
       }
-      base = p;
-    } else if (!strcmp(mode, "sys")) {
-      fd = open(file, O_RDONLY);
-      if (fd < 0) { perror(file); return 1; }
-      base = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-      if (base == MAP_FAILED) { perror("mmap"); return 1; }
+      x->base = p;
+    } else if (!strcmp(x->mode, "sys")) {
+      x->fd = open(file, O_RDONLY);
+      if (x->fd < 0) { perror(file); return 1; }
+      x->base = mmap(NULL, len, PROT_READ, MAP_SHARED, x->fd, 0);
+      if (x->base == MAP_FAILED) { perror("mmap"); return 1; }
     } else {
-      fprintf(stderr, "unknown mode %s\n", mode);
+      fprintf(stderr, "unknown mode %s\n", x->mode);
       return 2;
     }
-    double t0 = now();
-    seq_pass(base, len); /* warm-up */
-    double warm = now() - t0;
-    double s[64], r[64];
-    for (int p = 0; p < passes; p++) {
-      s[p] = seq_pass(base, len);
-      r[p] = rand_pass(base, len, touches, seed + (uint64_t)p);
-    }
-    double sm = median(s, passes), rm = median(r, passes);
-    printf("RESULT %s seq %.3f %.3f\n", mode, sm / 1e9, sm / 4096 / 1e6);
-    printf("RESULT %s rand4k %.3f %.3f\n", mode, rm / 1e9, rm / 4096 / 1e6);
-    printf("WARMUP %s %.3f s\n", mode, warm);
+    struct stamp t0 = now();
+    seq_pass(x->base, len); /* warm-up: page tables (and the page cache for FUSE) */
+    struct stamp t1 = now();
+    rand_pass(x->base, len, touches / 4, seed ^ 0x5555);
+    printf("WARMUP %s %.3f s\n", x->mode, t1.wall - t0.wall);
     fflush(stdout);
-    if (!strcmp(mode, "raw")) munmap(raw_base, raw_len);
-    else if (!strcmp(mode, "lib")) famfs_munmap(base, len);
-    else munmap(base, len);
-    if (fd >= 0) close(fd);
+  }
+  for (int p = 0; p < passes; p++) {
+    for (int j = 0; j < nmodes; j++) {
+      struct mapping *x = &mp[(j + p) % nmodes];
+      struct rate r = seq_pass(x->base, len);
+      x->s_cpu[p] = r.cpu;
+      x->s_wall[p] = r.wall;
+    }
+    for (int j = 0; j < nmodes; j++) {
+      struct mapping *x = &mp[(j + p) % nmodes];
+      struct rate r = rand_pass(x->base, len, touches, seed + (uint64_t)p);
+      x->r_cpu[p] = r.cpu;
+      x->r_wall[p] = r.wall;
+    }
+  }
+  for (int k = 0; k < nmodes; k++) {
+    struct mapping *x = &mp[k];
+    printf("RESULT %s seq %.3f %.3f\n", x->mode, median(x->s_cpu, passes) / 1e9,
+           median(x->s_wall, passes) / 1e9);
+    printf("RESULT %s rand4k %.3f %.3f\n", x->mode, median(x->r_cpu, passes) / 1e9,
+           median(x->r_wall, passes) / 1e9);
+    if (!strcmp(x->mode, "raw")) munmap(x->raw_base, x->raw_len);
+    else if (!strcmp(x->mode, "lib")) famfs_munmap(x->base, len);
+    else munmap(x->base, len);
+    if (x->fd >= 0) close(x->fd);
   }
   famfs_free_map(m);
   return 0;

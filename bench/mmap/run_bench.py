@@ -77,6 +77,7 @@ def main():
 
         def run(modes, env=None):
             e = dict(os.environ)
+            e.pop("LD_PRELOAD", None)
             if env:
                 e.update(env)
             out = subprocess.run([bench, path] + modes + ["--passes", str(args.passes),
@@ -88,24 +89,33 @@ def main():
             for line in out.stdout.splitlines():
                 f = line.split()
                 if f[0] == "RESULT":
-                    res[(f[1], f[2])] = float(f[3])
+                    res[(f[1], f[2])] = (float(f[3]), float(f[4]))
                 elif f[0] == "WARMUP":
-                    print("  warm-up %-4s %s s" % (f[1], f[2]))
+                    res[(f[1], "first")] = (size / float(f[2]) / 1e9,) * 2
             return res
 
+        # Process 1: raw, libfamfs, FUSE mmap. Process 2 (LD_PRELOAD): raw, libfamfs, preload.
         plain = run(["raw", "lib", "sys"])
-        pre = run(["raw", "sys"], {"LD_PRELOAD": preload})
+        pre = run(["raw", "lib", "sys"], {"LD_PRELOAD": preload})
 
-        rows = [("(a) libfamfs", plain, "lib"), ("(b) LD_PRELOAD", pre, "sys"),
-                ("(c) FUSE mmap", plain, "sys")]
+        rows = [("(a) libfamfs", plain, "lib"), ("(a) libfamfs*", pre, "lib"),
+                ("(b) LD_PRELOAD", pre, "sys"), ("(c) FUSE mmap", plain, "sys")]
         print()
-        print("%-16s %-7s %9s %9s %7s" % ("path", "test", "GB/s", "raw GB/s", "ratio"))
+        print("GB/s per CPU-second of the reading thread (wall-clock GB/s in brackets);")
+        print("ratio = CPU-time rate / raw mmap of the image in the same process.")
+        print("* = measured in the LD_PRELOAD process.")
+        print("%-16s %-8s %18s %18s %7s" % ("path", "test", "GB/s", "raw GB/s", "ratio"))
         for name, res, mode in rows:
             for test in ("seq", "rand4k"):
                 v, raw = res[(mode, test)], res[("raw", test)]
-                print("%-16s %-7s %9.2f %9.2f %6.2fx" % (name, test, v, raw, v / raw))
-        ok = all(res[(mode, t)] >= 0.95 * res[("raw", t)]
-                 for _, res, mode in rows[:2] for t in ("seq", "rand4k"))
+                print("%-16s %-8s %8.2f [%7.2f] %8.2f [%7.2f] %6.2fx" % (
+                    name, test, v[0], v[1], raw[0], raw[1], v[0] / raw[0]))
+        print("first touch after mapping (wall GB/s, one sequential pass):")
+        for name, res, mode in [("raw", plain, "raw"), ("(a) libfamfs", plain, "lib"),
+                                ("(b) LD_PRELOAD", pre, "sys"), ("(c) FUSE mmap", plain, "sys")]:
+            print("  %-16s %6.2f" % (name, res[(mode, "first")][0]))
+        ok = all(res[(mode, t)][0] >= 0.95 * res[("raw", t)][0]
+                 for _, res, mode in rows[:3] for t in ("seq", "rand4k"))
         print("\ntarget (a) and (b) >= 0.95x raw: %s" % ("met" if ok else "NOT met"))
     finally:
         fh.cleanup_all()
