@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -140,6 +141,18 @@ static void *famfs_try(size_t len, int prot, int flags, int fd, off_t off, int *
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (writable && (fl & O_ACCMODE) != O_RDWR))
     return MAP_FAILED; /* the kernel gives the right EACCES */
+  if (writable) {
+    /* Same rule as libfamfs: a file with no write bit is never mapped writable, not even
+     * for root (who could open it O_RDWR). */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 0222) == 0) {
+      note("fd %d: read-only file (mode %04o): refusing a writable shared mapping", fd,
+           (unsigned)(st.st_mode & 07777));
+      *pass = 0;
+      errno = EACCES;
+      return MAP_FAILED;
+    }
+  }
   if ((uint64_t)off + len > fc_capacity(&m) || (uint64_t)off + len < (uint64_t)off) {
     note("fd %d: [0x%llx, +0x%zx) goes beyond the file's allocation; using the ordinary mmap",
          fd, (unsigned long long)off, len);
@@ -180,7 +193,7 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
   if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) p = famfs_try(len, prot, flags, fd, off, &pass);
   in_shim--;
   if (!pass) {
-    errno = saved;
+    if (p != MAP_FAILED) errno = saved;
     return p;
   }
   errno = saved;

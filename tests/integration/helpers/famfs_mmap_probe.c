@@ -13,6 +13,7 @@
  *   unmap I OFF LEN              -> ok                  (part or all of mapping I)
  *   probe I OFF                  -> ok mapped|unmapped   (msync of that page)
  *   maps I OFF                   -> ok <the /proc/self/maps line holding that address>|none
+ *   dump I OFF LEN FILE          -> ok                  (write the mapped bytes to FILE)
  *   getmap PATH                  -> ok size=.. kind=.. n=.. chunk=.. device=.. ext=off:len,...
  *   quit
  * Sizes and offsets accept 0x hex. */
@@ -131,6 +132,25 @@ static void cmd_maps(int i, uint64_t off) {
   puts("ok none");
 }
 
+static void cmd_dump(int i, uint64_t off, size_t len, const char *path) {
+  if (get_map(i) < 0) return reply_err(-EINVAL, "no such mapping");
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return reply_err(-errno, strerror(errno));
+  const char *p = maps[i].addr + off;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(fd, p + done, len - done);
+    if (n <= 0) {
+      int e = errno;
+      close(fd);
+      return reply_err(-e, strerror(e));
+    }
+    done += (size_t)n;
+  }
+  close(fd);
+  puts("ok");
+}
+
 static void cmd_getmap(const char *path) {
   struct famfs_map *m = NULL;
   int rc = famfs_get_map(path, &m);
@@ -171,6 +191,9 @@ int main(int argc, char **argv) {
       cmd_probe(i, x);
     else if (!strcmp(cmd, "maps") && sscanf(line, "%*s %d %lli", &i, &x) == 2)
       cmd_maps(i, x);
+    else if (!strcmp(cmd, "dump") &&
+             sscanf(line, "%*s %d %lli %lli %4095s", &i, &x, &y, a) == 4)
+      cmd_dump(i, x, y, a);
     else if (!strcmp(cmd, "getmap") && sscanf(line, "%*s %4095s", a) == 1)
       cmd_getmap(a);
     else
