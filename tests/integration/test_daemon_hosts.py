@@ -138,3 +138,34 @@ def test_logplay_cli_reports(image):
     finally:
         for m in list(h.mounts):
             fh.cleanup_mount(m)
+
+
+def test_page_cache_mode(image):
+    """-o nodirect (what kernels without DIRECT_IO_ALLOW_MMAP get): page cache for file data,
+    nothing stale across opens on a client."""
+    m = fh.Host("pcm")
+    c = fh.Host("pcc")
+    m.mkfs(image)
+    fh.append(image, "file", "f", "--size", 2 * fh.MiB, "--seed", 21)
+    try:
+        mm = m.mount(image, None, "--nodirect")
+        cm = c.mount(image, None, "--nodirect")
+        assert fh.status(cm)["direct_io"] is False
+        want = fh.pattern(21, 2 * fh.MiB)
+        with open(os.path.join(cm, "f"), "rb") as f:
+            assert f.read() == want
+        with open(os.path.join(mm, "f"), "r+b") as f:
+            f.write(b"NEW-DATA")
+            f.flush()
+            os.fsync(f.fileno())
+        with open(os.path.join(cm, "f"), "rb") as f:     # a new open sees the new bytes
+            assert f.read(8) == b"NEW-DATA"
+        import mmap
+        with open(os.path.join(cm, "f"), "rb") as f:
+            mp = mmap.mmap(f.fileno(), 0, mmap.MAP_SHARED, mmap.PROT_READ)
+            assert mp[:8] == b"NEW-DATA" and mp[8:4096] == want[8:4096]
+            mp.close()
+    finally:
+        for h in (c, m):
+            for x in list(h.mounts):
+                fh.cleanup_mount(x)

@@ -4,6 +4,8 @@
 //   famfs-test-append IMAGE mkdir PATH [--mode M] [--uid U] [--gid G]
 //   famfs-test-append IMAGE file PATH --size N [--mode M] [--uid U] [--gid G] [--seed S]
 //                                      [--interleave NSTRIPS --chunk BYTES [--buckets B]]
+//                                      [--stamp]  (print "stamp <CLOCK_MONOTONIC ns>" taken
+//                                                  right after the append)
 //   famfs-test-append IMAGE bulk DIR COUNT [--size N] [--mode M]
 //        mkdir DIR (if missing), then COUNT files DIR/f0..: they all share one allocation unit
 //        (cross-linked on purpose, so 100,000 files fit in a small image)
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +77,7 @@ struct Opts {
   uint64_t seed = 0;
   uint32_t nstrips = 0, nbuckets = 0;
   uint64_t chunk = 0;
+  bool stamp = false;
 };
 
 Opts parse(int argc, char** argv, int from) {
@@ -92,6 +96,7 @@ Opts parse(int argc, char** argv, int from) {
     else if (a == "--interleave") o.nstrips = uint32_t(num(val()));
     else if (a == "--chunk") o.chunk = num(val());
     else if (a == "--buckets") o.nbuckets = uint32_t(num(val()));
+    else if (a == "--stamp") o.stamp = true;
     else usage((std::string("unknown option ") + std::string(a)).c_str());
   }
   return o;
@@ -185,7 +190,11 @@ int main(int argc, char** argv) {
       p.gid = o.gid;
       p.fmap = *f;
       uint64_t idx = w.append(make_file_entry(p));
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
       std::printf("%llu file %s\n", static_cast<unsigned long long>(idx), p.relpath.c_str());
+      if (o.stamp)
+        std::printf("stamp %lld\n", static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec);
       return 0;
     }
     if (cmd == "bulk") {
