@@ -191,13 +191,19 @@ static int overlaps(const struct fc_region *r, uintptr_t a, uintptr_t e) {
 }
 
 static int bit_get(const struct fc_region *r, size_t pg) { return (r->dead[pg / 8] >> (pg % 8)) & 1; }
-static void bit_set(struct fc_region *r, size_t pg) { r->dead[pg / 8] |= (uint8_t)(1u << (pg % 8)); }
 
 /* Mark pages of [a, e) ∩ region dead. */
 static void mark_dead(struct fc_region *r, uintptr_t a, uintptr_t e) {
   if (a < r->base) a = r->base;
   if (e > r->base + r->total) e = r->base + r->total;
-  for (uintptr_t p = a; p < e; p += FC_PAGE) bit_set(r, (p - r->base) / FC_PAGE);
+  for (uintptr_t p = a; p < e; p += FC_PAGE) {
+    size_t pg = (p - r->base) / FC_PAGE;
+    uint8_t bit = (uint8_t)(1u << (pg % 8));
+    if (!(r->dead[pg / 8] & bit)) {
+      r->dead[pg / 8] |= bit;
+      r->ndead++;
+    }
+  }
 }
 
 static int range_dead(const struct fc_region *r, uintptr_t a, uintptr_t e) {
@@ -205,6 +211,8 @@ static int range_dead(const struct fc_region *r, uintptr_t a, uintptr_t e) {
     if (!bit_get(r, (p - r->base) / FC_PAGE)) return 0;
   return 1;
 }
+
+static int all_dead(const struct fc_region *r) { return r->ndead == r->total / FC_PAGE; }
 
 static int region_add(const struct fc_sys *sys, const struct fc_region *nr) {
   /* The kernel just gave us this range, so anything recorded there is stale. */
@@ -277,26 +285,19 @@ int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, in
   *addr = (void *)r.ustart;
 
   fc_lock();
-  /* Plain image-file mappings without padding need no bookkeeping: the kernel unmaps any
-   * page of them. Everything else is tracked. */
+  /* Every mapping is tracked: which pages the caller has unmapped (to release the padding
+   * and devdax granules at the right time), and so mremap can refuse to move or grow it. */
+  size_t npages = total / FC_PAGE;
   int rc = 0;
-  if (devdax || r.ustart != r.base || r.uend != r.base + r.total) {
-    size_t npages = total / FC_PAGE;
-    r.dead_len = round_up((npages + 7) / 8, FC_PAGE);
-    r.dead = anon(sys, r.dead_len);
-    if (!r.dead) {
-      rc = -ENOMEM;
-    } else {
-      mark_dead(&r, r.base, r.ustart);
-      mark_dead(&r, r.uend, r.base + r.total);
-      rc = region_add(sys, &r);
-      if (rc) sys->munmap(r.dead, r.dead_len);
-    }
+  r.dead_len = round_up((npages + 7) / 8, FC_PAGE);
+  r.dead = anon(sys, r.dead_len);
+  if (!r.dead) {
+    rc = -ENOMEM;
   } else {
-    for (size_t i = 0; i < tab_n;) {
-      if (overlaps(&tab[i], r.base, r.base + r.total)) region_free(sys, i);
-      else i++;
-    }
+    mark_dead(&r, r.base, r.ustart);
+    mark_dead(&r, r.uend, r.base + r.total);
+    rc = region_add(sys, &r);
+    if (rc) sys->munmap(r.dead, r.dead_len);
   }
   fc_unlock();
   if (rc) {
@@ -382,7 +383,7 @@ int fc_unmap(const struct fc_sys *sys, void *addr, size_t len) {
   /* Drop regions that are completely dead; unmap what is left of them (the padding). */
   for (size_t i = 0; i < tab_n;) {
     struct fc_region *r = &tab[i];
-    if (overlaps(r, a, e) && range_dead(r, r->base, r->base + r->total)) {
+    if (overlaps(r, a, e) && all_dead(r)) {
       if (!r->devdax) sys_unmap(sys, r->base, r->base + r->total);
       region_free(sys, i);
     } else {
@@ -449,4 +450,15 @@ int fc_open_device(const char *dev, int writable, int *devdax) {
   }
   *devdax = S_ISCHR(st.st_mode);
   return fd;
+}
+
+int fc_overlaps_region(void *addr, size_t len) {
+  uintptr_t a = (uintptr_t)addr, e = a + round_up(len, FC_PAGE);
+  if (fc_region_count() == 0) return 0;
+  int hit = 0;
+  fc_lock();
+  for (size_t i = 0; i < tab_n && !hit; i++)
+    if (overlaps(&tab[i], a, e)) hit = 1;
+  fc_unlock();
+  return hit;
 }

@@ -55,6 +55,7 @@ struct fc_region {
   uintptr_t uend;
   int devdax;       /* pieces of a devdax vma cannot be unmapped below the granule */
   uint8_t *dead;    /* one bit per page of [base, base+total): the caller unmapped it */
+  size_t ndead;     /* bits set */
   size_t dead_len;  /* bytes of the bitmap mapping */
 };
 
@@ -74,6 +75,9 @@ FC_HIDDEN int fc_unmap(const struct fc_sys *sys, void *addr, size_t len);
 
 /* Forget regions overlapping [addr, addr+len) without unmapping (MAP_FIXED replaced them). */
 FC_HIDDEN void fc_forget(const struct fc_sys *sys, void *addr, size_t len);
+
+/* Does [addr, addr+len) touch a mapping made by fc_map_range? */
+FC_HIDDEN int fc_overlaps_region(void *addr, size_t len);
 
 /* Number of regions in the table (cheap; for fast paths and tests). */
 FC_HIDDEN size_t fc_region_count(void);

@@ -37,10 +37,12 @@
 
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
 typedef int (*munmap_fn)(void *, size_t);
+typedef void *(*mremap_fn)(void *, size_t, size_t, int, ...);
 
 static mmap_fn next_mmap;
 static mmap_fn next_mmap64;
 static munmap_fn next_munmap;
+static mremap_fn next_mremap;
 
 /* 0 not started, 1 in progress, 2 done */
 static int init_state;
@@ -108,6 +110,7 @@ static void init(void) {
   __atomic_store_n(&next_mmap, (mmap_fn)dlsym(RTLD_NEXT, "mmap"), __ATOMIC_RELEASE);
   __atomic_store_n(&next_mmap64, (mmap_fn)dlsym(RTLD_NEXT, "mmap64"), __ATOMIC_RELEASE);
   __atomic_store_n(&next_munmap, (munmap_fn)dlsym(RTLD_NEXT, "munmap"), __ATOMIC_RELEASE);
+  __atomic_store_n(&next_mremap, (mremap_fn)dlsym(RTLD_NEXT, "mremap"), __ATOMIC_RELEASE);
   pthread_atfork(at_prepare, at_release, at_release);
   in_shim--;
   __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
@@ -182,8 +185,8 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
   if (in_shim || !ready() || disabled || fd < 0 || (flags & MAP_ANONYMOUS)) {
     void *p = is64 ? call_next_mmap64(addr, len, prot, flags, fd, off)
                    : call_next_mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && !in_shim)
-      fc_forget(&next_sys, p, len);
+    /* Whatever the kernel just placed there replaced any famfs mapping we knew of. */
+    if (p != MAP_FAILED && !in_shim && fc_region_count()) fc_forget(&next_sys, p, len);
     return p;
   }
   int saved = errno;
@@ -199,7 +202,7 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
   errno = saved;
   p = is64 ? call_next_mmap64(addr, len, prot, flags, fd, off)
            : call_next_mmap(addr, len, prot, flags, fd, off);
-  if (p != MAP_FAILED && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) fc_forget(&next_sys, p, len);
+  if (p != MAP_FAILED && fc_region_count()) fc_forget(&next_sys, p, len);
   return p;
 }
 
@@ -221,4 +224,42 @@ EXPORT int munmap(void *addr, size_t len) {
     return -1;
   }
   return 0;
+}
+
+/* A famfs mapping covers exactly its file's device ranges: it may shrink in place (like a
+ * partial munmap) but not grow or move (growing would map device bytes of other files). */
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
+  void *new_addr = NULL;
+  if (flags & MREMAP_FIXED) {
+    va_list ap;
+    va_start(ap, flags);
+    new_addr = va_arg(ap, void *);
+    va_end(ap);
+  }
+  if (!in_shim && fc_region_count() && fc_overlaps_region(old, old_len ? old_len : 1)) {
+    if (!(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && new_len && new_len <= old_len &&
+        ((uintptr_t)old & 4095) == 0) {
+      size_t keep = (new_len + 4095) & ~(size_t)4095;
+      size_t all = (old_len + 4095) & ~(size_t)4095;
+      if (keep < all) {
+        in_shim++;
+        int rc = fc_unmap(&next_sys, (char *)old + keep, all - keep);
+        in_shim--;
+        if (rc) {
+          errno = -rc;
+          return MAP_FAILED;
+        }
+      }
+      return old;
+    }
+    note("mremap of a famfs mapping at %p refused (it cannot grow or move)", old);
+    errno = EINVAL;
+    return MAP_FAILED;
+  }
+  mremap_fn fn = __atomic_load_n(&next_mremap, __ATOMIC_ACQUIRE);
+  void *p;
+  if (fn) p = fn(old, old_len, new_len, flags, new_addr);
+  else p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+  if (p != MAP_FAILED && fc_region_count()) fc_forget(&next_sys, p, new_len);
+  return p;
 }

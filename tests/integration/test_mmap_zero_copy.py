@@ -231,6 +231,29 @@ def test_partial_munmap(master, probes, mode, preload):
     assert P.maps_line(j, 0) == "none"
 
 
+def test_preload_mremap(master, probes):
+    """A zero-copy mapping may shrink (like a partial munmap) but not grow or move."""
+    path = create_file(master, "mr.dat", 6 * MiB, seed=8)
+    P = probes("sys", preload=True)
+    i, addr = P.map(path, 0, 6 * MiB, "r")
+    with pytest.raises(ProbeError) as e:
+        P.mremap(i, 8 * MiB)
+    assert e.value.code == -22
+    assert P.mremap(i, 4 * MiB) == addr
+    assert P.mapped(i, 4 * MiB - 4096) and not P.mapped(i, 4 * MiB)
+    assert P.read(i, 4 * MiB - 16, 16) == fh.pattern(8, 4 * MiB)[-16:]
+    # anonymous memory still moves and grows
+    fd, tmp = tempfile.mkstemp(dir="/dev/shm", prefix="famfs-mmap-mr-")
+    try:
+        os.write(fd, b"q" * (2 * MiB))
+        os.close(fd)
+        j, _ = P.map(tmp, 0, MiB, "r")
+        P.mremap(j, 2 * MiB)
+        assert P.read(j, 2 * MiB - 1, 1) == b"q"
+    finally:
+        os.unlink(tmp)
+
+
 @pytest.mark.parametrize("mode,preload", [("lib", False), ("sys", True)],
                          ids=["libfamfs", "preload"])
 def test_proc_maps_shows_the_image(master, probes, mode, preload):

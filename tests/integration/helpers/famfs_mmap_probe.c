@@ -13,6 +13,7 @@
  *   unmap I OFF LEN              -> ok                  (part or all of mapping I)
  *   probe I OFF                  -> ok mapped|unmapped   (msync of that page)
  *   maps I OFF                   -> ok <the /proc/self/maps line holding that address>|none
+ *   mremap I NEWLEN              -> ok <address>        (mremap(2) with MREMAP_MAYMOVE)
  *   dump I OFF LEN FILE          -> ok                  (write the mapped bytes to FILE)
  *   getmap PATH                  -> ok size=.. kind=.. n=.. chunk=.. device=.. ext=off:len,...
  *   quit
@@ -132,6 +133,15 @@ static void cmd_maps(int i, uint64_t off) {
   puts("ok none");
 }
 
+static void cmd_mremap(int i, size_t newlen) {
+  if (get_map(i) < 0) return reply_err(-EINVAL, "no such mapping");
+  void *p = mremap(maps[i].addr, maps[i].len, newlen, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) return reply_err(-errno, strerror(errno));
+  maps[i].addr = p;
+  maps[i].len = newlen;
+  printf("ok %p\n", p);
+}
+
 static void cmd_dump(int i, uint64_t off, size_t len, const char *path) {
   if (get_map(i) < 0) return reply_err(-EINVAL, "no such mapping");
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -191,6 +201,8 @@ int main(int argc, char **argv) {
       cmd_probe(i, x);
     else if (!strcmp(cmd, "maps") && sscanf(line, "%*s %d %lli", &i, &x) == 2)
       cmd_maps(i, x);
+    else if (!strcmp(cmd, "mremap") && sscanf(line, "%*s %d %lli", &i, &x) == 2)
+      cmd_mremap(i, x);
     else if (!strcmp(cmd, "dump") &&
              sscanf(line, "%*s %d %lli %lli %4095s", &i, &x, &y, a) == 4)
       cmd_dump(i, x, y, a);

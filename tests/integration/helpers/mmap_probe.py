@@ -79,6 +79,9 @@ class Probe:
     def maps_line(self, i, off):
         return self.cmd("maps %d %d" % (i, off))
 
+    def mremap(self, i, newlen):
+        return int(self.cmd("mremap %d %d" % (i, newlen)), 16)
+
     def dump(self, i, off, n, path):
         self.cmd("dump %d %d %d %s" % (i, off, n, path), timeout=120)
 
