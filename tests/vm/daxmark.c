@@ -7,6 +7,7 @@
  *   daxmark bw    DEV MIB               memset + 64-byte-stride read over the first MIB MiB (MIB even)
  *   daxmark xattr PATH NAME             print the extended attribute NAME of PATH (busybox has no getfattr)
  *   daxmark mmapcat FILE                write FILE's bytes to stdout, read through a MAP_SHARED mmap of it
+ *   daxmark mmapwrite FILE OFF STRING   store STRING (no NUL) at OFF of FILE through a MAP_SHARED mmap, msync
  *
  * OFF may be decimal or 0x-hex. It is a DEVICE offset: with vmlab pools dax offset 0 = pool file offset
  * 0x200000. The tool maps the 2 MiB-aligned window that holds OFF, so a string must not cross it.
@@ -27,7 +28,7 @@
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 static int usage(void) {
   fprintf(stderr, "usage: daxmark write DEV OFF STRING | read DEV OFF | wait DEV OFF PREFIX SECS | bw DEV MIB\n"
-                  "       daxmark xattr PATH NAME | mmapcat FILE\n");
+                  "       daxmark xattr PATH NAME | mmapcat FILE | mmapwrite FILE OFF STRING\n");
   return 2;
 }
 
@@ -55,7 +56,21 @@ static int mmapcat(const char *file) {
   return 0;
 }
 
+static int mmapwrite(const char *file, const char *offs, const char *str) {
+  int fd = open(file, O_RDWR);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st)) { perror(file); return 1; }
+  unsigned long off = strtoul(offs, 0, 0), n = strlen(str);
+  if (off + n > (unsigned long)st.st_size) { fprintf(stderr, "%s: write past the end\n", file); return 1; }
+  char *p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) { fprintf(stderr, "mmap %s: ", file); perror(0); return 1; }
+  memcpy(p + off, str, n);
+  if (msync(p, st.st_size, MS_SYNC)) { perror("msync"); return 1; }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 5 && !strcmp(argv[1], "mmapwrite")) return mmapwrite(argv[2], argv[3], argv[4]);
   if (argc == 4 && !strcmp(argv[1], "xattr")) return xattr(argv[2], argv[3]);
   if (argc == 3 && !strcmp(argv[1], "mmapcat")) return mmapcat(argv[2]);
   if (argc < 4) return usage();

@@ -32,12 +32,16 @@ vm_start famfs-a "$POOL" "$COMMON"'
   run p1-creat2 famfs creat -s 100 -r -S 12 -m 0600 $M/small12 || fail "famfs creat"
   run p1-cp famfs cp /host/bin/famfs $M/dir1/famfs.bin || fail "famfs cp"
   run p1-cp2 famfs cp /host/r5000 $M/r5000 || fail "famfs cp"
+  run p1-creat3 famfs creat -s 8k $M/shared || fail "famfs creat"
   tree >out/tree1-a; sums >out/sums1-a
   vmsync post phase1
   vmsync wait b-mounted 120 || fail "B did not mount"
   run p2-mkdir famfs mkdir -p $M/dir2/sub || fail "famfs mkdir -p"
   run p2-creat famfs creat -s 5m -r -S 21 $M/dir2/sub/seed21 || fail "famfs creat"
   run p2-cp famfs cp /host/r5000 $M/dir2/copy || fail "famfs cp"
+  # Data written on the master after B has read (and maybe cached) the file: write(2) and mmap
+  printf ONE | dd of=$M/shared bs=1 seek=0 conv=notrunc 2>out/p2-write.txt || fail "write(2) to a famfs file"
+  run p2-mmapwrite daxmark mmapwrite $M/shared 4100 TWO || fail "mmap write to a famfs file"
   tree >out/tree2-a; sums >out/sums2-a
   vmsync post phase2
   vmsync wait b-done 120 || fail "B did not finish"
@@ -58,12 +62,17 @@ vm_start famfs-b "$POOL" "$COMMON"'
   daxmark mmapcat $M/dir1/seed11 >/tmp/m11 2>out/mmap11-b.err; echo $? >out/mmap11-b.rc
   sha256sum </tmp/m11 >out/mmap11-b.sum
   famfs creat -s 2m $M/not-on-a-client >out/creat-client.txt 2>&1; echo $? >out/creat-client.rc
+  # read the 8 KiB file (zeros) through read(2) and mmap, so that a page cache could go stale
+  (cat $M/shared; daxmark mmapcat $M/shared) | sha256sum >out/shared1-b
   vmsync post b-mounted
   # A appends now, while we are mounted: the entries must show up here with no command (this host
   # runs no famfs command until they are there; the times include A running its commands).
   for f in dir2 dir2/sub/seed21 dir2/copy; do vmsync until 60 test -e $M/$f | tee -a out/appear-b.txt; done
   vmsync wait phase2 120 || fail "A did not finish appending"
   tree >out/tree2-b; sums >out/sums2-b
+  echo "$(dd if=$M/shared bs=1 count=3 2>/dev/null) $(dd if=$M/shared bs=1 skip=4100 count=3 2>/dev/null)" >out/shared2-read-b
+  daxmark mmapcat $M/shared >/tmp/sh 2>out/shared2-mmap-b.err
+  echo "$(dd if=/tmp/sh bs=1 count=3 2>/dev/null) $(dd if=/tmp/sh bs=1 skip=4100 count=3 2>/dev/null)" >out/shared2-mmap-b
   run verify21-b famfs verify -S 21 -f $M/dir2/sub/seed21
   daxmark xattr $M user.famfs.status >out/status-b.json
   famfs fsck /dev/dax0.0 >out/fsck-mounted.txt 2>&1; echo $? >out/fsck-mounted.rc
@@ -92,7 +101,7 @@ for l in sys.stdin.read().splitlines():
     if kind == "regular file": mode = "%o" % (int(mode, 8) & ~0o222)
     print(n, size, mode, uid, gid, kind)'; }
 check "$(out tree1-b)" "$(client_view tree1-a)" "B sees the same names, sizes, owners, types as A; modes without write bits"
-check "$(out sums1-a | wc -l)" 4 "A hashed its 4 files"
+check "$(out sums1-a | wc -l)" 5 "A hashed its 5 files"
 check "$(out sums1-b)" "$(out sums1-a)" "B reads the same bytes as A (sha256 of every file)"
 check "$(out verify11-b.rc)" 0 "B: famfs verify -S 11 of the 3 MiB file A created"
 check "$(out verify12-b.rc)" 0 "B: famfs verify -S 12 of the 100-byte file"
@@ -113,18 +122,22 @@ sed 's/^/    /' "$VM_SHARE/out/appear-b.txt" 2>/dev/null
 check "$(out tree2-b)" "$(client_view tree2-a)" "B sees A's new directories and files (names, sizes, modes, owners, types)"
 check "$(out sums2-b)" "$(out sums2-a)" "B reads the same bytes as A after the appends"
 check "$(out verify21-b.rc)" 0 "B: famfs verify -S 21 of the 5 MiB file appended while mounted"
+check "$(out shared1-b | cut -c1-64)" "$( (head -c 8192 /dev/zero; head -c 8192 /dev/zero) | sha256sum | cut -c1-64)" \
+  "B: a new 8 KiB file reads as zeros (read(2) and mmap)"
+check "$(out shared2-read-b)" "ONE TWO" "B: read(2) sees what A wrote later with write(2) and through mmap (no stale cache)"
+check "$(out shared2-mmap-b)" "ONE TWO" "B: mmap sees what A wrote later with write(2) and through mmap (no stale cache)"
 "$VM_PYTHON" -c 'import json,sys; j=json.load(open(sys.argv[1])); print("    B status: replay_lag_ms", j.get("replay_lag_ms"), "refresh_ms", j.get("refresh_ms"))' "$VM_SHARE/out/status-b.json" 2>/dev/null
-check_json status-b.json "j['role'] == 'client' and j['files'] == 6 and j['directories'] == 3 and j['damaged'] is False" \
-  "B: user.famfs.status: role client, 6 files, 3 directories, not damaged"
+check_json status-b.json "j['role'] == 'client' and j['files'] == 7 and j['directories'] == 3 and j['damaged'] is False" \
+  "B: user.famfs.status: role client, 7 files, 3 directories, not damaged"
 check "$(out fsck-mounted.rc)" 16 "famfs fsck of the mounted device is refused with EBUSY (16)"
 
 echo "-- unmount"
 check "$(out umount-a.rc)" 0 "A: famfs umount"
 check "$(out umount-b.rc)" 0 "B: famfs umount"
 
-echo "-- host: byte checks of the pool file (9 log entries)"
-check_pool "$POOL" --entries 9 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
+echo "-- host: byte checks of the pool file (10 log entries)"
+check_pool "$POOL" --entries 10 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
 paths=$("$VM_PYTHON" -c 'import json,sys; print(" ".join(e["kind"] + ":" + e["path"] for e in json.load(open(sys.argv[1]))["entries"]))' "$VM_WORK/pool.json" 2>/dev/null)
-check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy" \
-  "the log holds exactly the 9 entries, in order"
+check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 file:shared dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy" \
+  "the log holds exactly the 10 entries, in order"
 vm_done
