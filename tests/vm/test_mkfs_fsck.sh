@@ -11,8 +11,11 @@ vm_pool POOL 4112M   # /dev/dax0.0 = 4110 MiB (famfs needs >= 4 GiB; pools are m
 
 vm_log "guest A: mkfs.famfs + fsck; guest B: fsck (as a client) once A is done"
 vm_start famfs-a "$POOL" '
-  cat /opt/famfs/system_uuid >out/sysuuid-a
+  rm -rf /opt/famfs   # no identity yet: mkfs creates it like upstream (B§2.2)
   mkfs.famfs /dev/dax0.0 >out/mkfs-a.txt 2>&1; echo $? >out/mkfs-a.rc; cat out/mkfs-a.txt
+  { stat -c "%a %F" /opt/famfs; stat -c "%a %s %F" /opt/famfs/system_uuid; } >out/ident-a
+  tail -c 1 /opt/famfs/system_uuid | od -An -tx1 | tr -d " " >out/ident-a-last
+  tr -d "\0" </opt/famfs/system_uuid >out/sysuuid-a
   famfs fsck /dev/dax0.0 >out/fsck-a.txt 2>&1; echo $? >out/fsck-a.rc
   famfs fsck --json /dev/dax0.0 >out/fsck-a.json 2>out/fsck-a.json.err; echo $? >out/fsck-a.json.rc
   vmsync post mkfs-done
@@ -35,6 +38,10 @@ check "${VM_RC[famfs-a]}" 0 "guest A ran"
 check "${VM_RC[famfs-b]}" 0 "guest B ran"
 
 A_UUID=$(out sysuuid-a | tr -d '\0 \n') B_UUID=$(out sysuuid-b | tr -d '\0 \n')
+check "$(out ident-a)" "755 directory
+444 37 regular file" "mkfs created /opt/famfs (0755) and system_uuid (0444, 37 bytes)" 
+check "$(out ident-a-last)" 00 "... ending in a NUL byte, as upstream writes it"
+check_true "... holding a lowercase UUID" grep -Eqx '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' "$VM_SHARE/out/sysuuid-a"
 check_true "the two guests have different host identities ($A_UUID, $B_UUID)" test -n "$A_UUID" -a "$A_UUID" != "$B_UUID"
 
 echo "-- host: byte checks of the pool file"
