@@ -62,7 +62,19 @@ vm_init() {
     vm_log "waiting for another VM test to finish"
     flock -w 1200 "$VM_LOCKFD" || { echo "could not get the VM test lock"; exit 1; }
   fi
+  # Leftovers of VM tests that were SIGKILLed (their pools end in -PID.img; work dirs hold vm.pid)
+  local f pid
+  for f in /dev/shm/famfs-vm-*-[0-9]*.img; do
+    [[ -f $f ]] || continue
+    pid=${f%.img}; pid=${pid##*-}
+    kill -0 "$pid" 2>/dev/null || { vm_log "removing stale pool $f"; rm -f "$f"; }
+  done
+  for f in /tmp/famfs-vm-*/vm.pid; do
+    [[ -f $f ]] || continue
+    kill -0 "$(cat "$f")" 2>/dev/null || rm -rf "${f%/vm.pid}"
+  done
   VM_WORK=$(mktemp -d "/tmp/famfs-vm-$VM_TEST.XXXXXX") || exit 1
+  echo $$ >"$VM_WORK/vm.pid"
   VM_SHARE=$VM_WORK/share
   mkdir -p "$VM_SHARE"/{bin,lib,out,sync}
   install -m 755 "$VM_HERE/vmsync" "$VM_SHARE/bin/vmsync"
