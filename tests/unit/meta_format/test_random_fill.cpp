@@ -60,6 +60,59 @@ TEST_CASE("random_verify finds the first mismatch at its word offset", "[random]
   }
 }
 
+namespace {
+
+// The stream the slow, obvious way: one output per 4-byte word.
+std::vector<std::byte> reference(uint64_t seed, std::size_t n) {
+  RandomStream rs(seed);
+  std::vector<std::byte> out(n);
+  for (std::size_t i = 0; i < n; i += 4) {
+    const uint32_t w = static_cast<uint32_t>(rs.next());
+    for (std::size_t k = 0; k < 4 && i + k < n; ++k)
+      out[i + k] = static_cast<std::byte>((w >> (8 * k)) & 0xff);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("large fills (the multi-lane path) equal the sequential stream", "[random]") {
+  // Around and across the 64 KiB blocks the fast path works in, with odd tails.
+  for (std::size_t n : {65535u, 65536u, 65541u, 131072u, 3u * 65536u + 7u, 300001u}) {
+    INFO("n " << n);
+    std::vector<std::byte> b(n, std::byte{0x77});
+    random_fill(b, 0xdeadbeef);
+    CHECK(b == reference(0xdeadbeef, n));
+    CHECK_FALSE(random_verify(b, 0xdeadbeef));
+  }
+}
+
+TEST_CASE("verify finds the first mismatch in the multi-lane path", "[random]") {
+  const std::size_t n = 5 * 65536 + 13;
+  std::vector<std::byte> good(n);
+  random_fill(good, 5);
+  // Every lane of several blocks, segment edges, and the tail.
+  for (std::size_t pos : {0u, 7u, 16383u, 16384u, 40000u, 65535u, 65536u, 2u * 65536u + 49155u,
+                          4u * 65536u + 65535u, 5u * 65536u, 5u * 65536u + 12u}) {
+    INFO("pos " << pos);
+    std::vector<std::byte> c = good;
+    c[pos] ^= std::byte{0x80};
+    REQUIRE(random_verify(c, 5).has_value());
+    CHECK(*random_verify(c, 5) == pos / 4 * 4);
+  }
+  // Two mismatches in one block: the later lane's is met first in the loop, but the earlier
+  // lane's is first in the file.
+  std::vector<std::byte> c = good;
+  c[65536 + 3 * 16384 + 8] ^= std::byte{1};  // lane 3, early
+  c[65536 + 0 * 16384 + 16000] ^= std::byte{1}; // lane 0, late
+  CHECK(random_verify(c, 5) == std::optional<uint64_t>(65536 + 16000));
+  // A mismatch in block 3 and a later one in block 4 lane 0.
+  c = good;
+  c[4 * 65536 + 1] ^= std::byte{1};
+  c[3 * 65536 + 3 * 16384 + 100] ^= std::byte{1};
+  CHECK(random_verify(c, 5) == std::optional<uint64_t>(3 * 65536 + 3 * 16384 + 100));
+}
+
 TEST_CASE("random fill runs near memory speed", "[random][speed]") {
   std::vector<std::byte> b(64u << 20);
   const auto t0 = std::chrono::steady_clock::now();
