@@ -76,6 +76,7 @@ vm_start famfs-b "$POOL" "$COMMON"'
   run verify21-b famfs verify -S 21 -f $M/dir2/sub/seed21
   daxmark xattr $M user.famfs.status >out/status-b.json
   famfs fsck /dev/dax0.0 >out/fsck-mounted.txt 2>&1; echo $? >out/fsck-mounted.rc
+  famfs fsck --json $M >out/fsck-mpt.json 2>out/fsck-mpt.err; echo $? >out/fsck-mpt.rc
   vmsync post b-done
   run umount-b famfs umount $M || fail "famfs umount (client)"
   grep -q " $M " /proc/mounts && fail "still mounted after famfs umount"
@@ -130,6 +131,10 @@ check "$(out shared2-mmap-b)" "ONE TWO" "B: mmap sees what A wrote later with wr
 check_json status-b.json "j['role'] == 'client' and j['files'] == 7 and j['directories'] == 3 and j['damaged'] is False" \
   "B: user.famfs.status: role client, 7 files, 3 directories, not damaged"
 check "$(out fsck-mounted.rc)" 16 "famfs fsck of the mounted device is refused with EBUSY (16)"
+check "$(out fsck-mpt.rc)" 0 "B: famfs fsck --json of the mount point (through the meta files)"
+check_json fsck-mpt.json "j['role'] == 'client' and j['entries_used'] == 10 and j['files'] == 7 and j['directories'] == 3 \
+  and j['clean'] is True and j['system_uuid'] == '$(out sysuuid-a | tr -d '\0 \n')'" \
+  "B: fsck --json of the mount point: client, 10 entries, 7 files, 3 directories, clean"
 
 echo "-- unmount"
 check "$(out umount-a.rc)" 0 "A: famfs umount"
