@@ -46,6 +46,8 @@ def _helper(tmp_path, *args, rc=0):
     ("defaults,noauto,nofail,_netdev,user,x-systemd.automount,comment=x,nosuid,nodev,noatime",
      []),
     ("ro,rw", []),
+    ("cache=never,log_file=/tmp/l,threads=4,nodirect,debug",
+     ["--cache", "never", "--log-file", "/tmp/l", "--threads", "4", "--nodirect", "--debug"]),
     ("rw,ro,refresh_ms=10,allow_other", ["--refresh-ms", "10", "--allow-other", "-r"]),
 ])
 def test_options_translate(tmp_path, opts, flags):
@@ -139,6 +141,29 @@ def test_mount_t_famfs_and_umount(sbin_helper, tmp_path, fstype):
             assert fh.wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
                                open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
                                == "Z", timeout=10)
+    finally:
+        fh.force_unmount(mpt)
+        fh.remove_image(image)
+
+
+def test_fstab_line(sbin_helper, tmp_path):
+    """The documented fstab line, from an alternative fstab file (mount -T FILE MPT)."""
+    image = fh.make_image()
+    host = fh.Host("fstab")
+    mpt = str(tmp_path / "mnt")
+    os.mkdir(mpt)
+    fstab = tmp_path / "fstab"
+    fstab.write_text("# test fstab\n%s  %s  famfs  defaults,noauto,refresh_ms=5,"
+                     "system_uuid_file=%s  0 0\n" % (image, mpt, host.uuid_file))
+    try:
+        host.mkfs(image)
+        r = subprocess.run(["mount", "-T", str(fstab), mpt], env=_mount_env(),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert fh.status(mpt)["role"] == "master"
+        r = subprocess.run(["umount", mpt], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert not fh.is_mounted(mpt)
     finally:
         fh.force_unmount(mpt)
         fh.remove_image(image)
