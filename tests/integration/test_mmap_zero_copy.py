@@ -343,6 +343,12 @@ def test_fuse_mmap_fallback_coherent_at_open(master, client, probes):
         j, _ = F.map(pb, 0, 4 * MiB, "r")   # a new open and mapping
         assert F.read(j, 1 * MiB + k * 4096, 32) == data
         F.unmap(j, 0, 4 * MiB)
+    # a mapping held across a remote store is refreshed by the next open of the file on this
+    # host (the daemon never lets the page cache survive an open)
+    data = os.urandom(32)
+    A.write(ia, 3 * MiB, data)
+    assert fresh_read(pb, 3 * MiB, 32) == data     # an open (and a read())
+    assert F.read(i, 3 * MiB, 32) == data          # the held mapping sees it now
     # the FUSE mapping of the master's own file works for writes too
     W = probes("sys")
     iw, _ = W.map(pa, 0, 4 * MiB, "rw")
