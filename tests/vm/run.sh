@@ -1,6 +1,6 @@
 #!/bin/bash
 # The VM test command: install what is needed, build the three binaries, run the VM tests.
-#   tests/vm/run.sh [TEST...]      TEST = mkfs_fsck | mkfs_refuse | two_hosts | upstream_image (default: all)
+#   tests/vm/run.sh [TEST...]      TEST = checker | mkfs_fsck | mkfs_refuse | two_hosts | upstream_image (default: all)
 # Env: FAMFS_BUILD_DIR (default <source>/build; configured with meson if needed), VMLAB_DIR.
 # Run as root on Debian 12. The same tests run under `meson test --suite vm`.
 set -uo pipefail
@@ -17,7 +17,7 @@ fi
 ninja -C "$FAMFS_BUILD_DIR" -j"${NINJA_JOBS:-2}" src/cli/mkfs.famfs src/cli/famfs src/daemon/famfs-fused ||
   { echo "building mkfs.famfs, famfs, famfs-fused failed"; exit 1; }
 tests=("$@")
-((${#tests[@]})) || tests=(mkfs_fsck mkfs_refuse two_hosts upstream_image)
+((${#tests[@]})) || tests=(checker mkfs_fsck mkfs_refuse two_hosts upstream_image)
 declare -A res
 fails=0
 for t in "${tests[@]}"; do
