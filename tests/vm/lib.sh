@@ -69,7 +69,7 @@ vm_init() {
     pid=${f%.img}; pid=${pid##*-}
     kill -0 "$pid" 2>/dev/null || { vm_log "removing stale pool $f"; rm -f "$f"; }
   done
-  for f in /tmp/famfs-vm-*/vm.pid; do
+  for f in /tmp/famfs-vm-*/vm.pid /dev/shm/famfs-vm-*/vm.pid; do
     [[ -f $f ]] || continue
     kill -0 "$(cat "$f")" 2>/dev/null || rm -rf "${f%/vm.pid}"
   done

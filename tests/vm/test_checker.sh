@@ -8,6 +8,7 @@ trap vm_cleanup EXIT
 MKFS=$FAMFS_BUILD_DIR/src/cli/mkfs.famfs
 [[ -x $MKFS ]] || { echo "FAIL: $MKFS is not built"; exit 1; }
 VM_WORK=$(mktemp -d /dev/shm/famfs-vm-checker.XXXXXX) || exit 1
+echo $$ >"$VM_WORK/vm.pid"
 IMG=$VM_WORK/dev.img POOL=$VM_WORK/pool.img
 truncate -s $((4110 << 20)) "$IMG"
 FAMFS_SYSTEM_UUID_FILE=$VM_WORK/uuid "$MKFS" "$IMG" >/dev/null || { echo "FAIL: mkfs.famfs $IMG"; exit 1; }
