@@ -506,6 +506,10 @@ std::string pct(uint64_t a, uint64_t b) {
 
 } // namespace
 
+namespace {
+bool s_has(const JsonValue& j, std::string_view k) { return j.get(k) != nullptr; }
+} // namespace
+
 int run_status(const StatusOpts& o) {
   const std::string prog = "famfs status";
   try {
@@ -530,17 +534,29 @@ int run_status(const StatusOpts& o) {
     }
 
     if (o.json) {
+      // The daemon's object, plus what only the CLI knows (keys the daemon did not give).
       JsonObject extra;
-      extra.add("mountpoint", m.mpt);
-      if (master_uuid.empty()) extra.add_null("master_system_uuid");
-      else extra.add("master_system_uuid", master_uuid);
-      std::string e = extra.str();             // {"mountpoint":...}
+      bool any = false;
+      if (!s_has(*j, "mountpoint")) {
+        extra.add("mountpoint", m.mpt);
+        any = true;
+      }
+      if (!s_has(*j, "master_system_uuid")) {
+        if (master_uuid.empty()) extra.add_null("master_system_uuid");
+        else extra.add("master_system_uuid", master_uuid);
+        any = true;
+      }
       std::string body = *raw;
-      size_t a = body.find('{');
-      std::string rest = body.substr(a + 1);
-      size_t k = rest.find_first_not_of(" \t\r\n");
-      bool empty = k == std::string::npos || rest[k] == '}';
-      std::printf("%s%s%s\n", e.substr(0, e.size() - 1).c_str(), empty ? "" : ",", rest.c_str());
+      while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
+      if (any) {
+        std::string e = extra.str(); // {...}
+        size_t a = body.find('{');
+        std::string rest = body.substr(a + 1);
+        size_t k = rest.find_first_not_of(" \t\r\n");
+        bool empty = k == std::string::npos || rest[k] == '}';
+        body = e.substr(0, e.size() - 1) + (empty ? "" : ",") + rest;
+      }
+      std::printf("%s\n", body.c_str());
       return 0;
     }
 
