@@ -7,7 +7,7 @@ import stat
 import pytest
 
 import famfs_harness as fh
-from cli_master_util import (fill_log, getmap_extents, next_index, read)
+from test_cli_master_util import (fill_log, getmap_extents, next_index, read)
 
 MiB = 1 << 20
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the test_cli_master_*.py suites (master-side commands)."""
+"""Helpers shared by the test_cli_master_*.py suites (master-side commands; no tests here)."""
 
 import os
 import struct
