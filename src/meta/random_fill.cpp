@@ -161,26 +161,10 @@ std::optional<uint64_t> verify_seq(const std::byte* p, std::size_t n, State& s) 
   return std::nullopt;
 }
 
-} // namespace
-
-RandomStream::RandomStream(uint64_t seed) {
-  const State s = seed_state(seed);
-  s0_ = s.s0;
-  s1_ = s.s1;
-}
-
-uint64_t RandomStream::next() {
-  State s{s0_, s1_};
-  const uint64_t r = step(s);
-  s0_ = s.s0;
-  s1_ = s.s1;
-  return r;
-}
-
-void random_fill(std::span<std::byte> out, uint64_t seed) {
-  State s = seed_state(seed);
-  std::byte* p = out.data();
-  const std::size_t nblocks = out.size() / kBlockBytes;
+// The fast paths: whole 64 KiB blocks with four lanes, then the rest sequentially. `s` is
+// the stream position at out[0] and is left at the position after the last word.
+void fill_from(std::byte* p, std::size_t n, State& s) {
+  const std::size_t nblocks = n / kBlockBytes;
   if (nblocks > 0) {
     std::array<State, kLanes> lanes = lane_states(s);
     for (std::size_t b = 0; b < nblocks; ++b, p += kBlockBytes) {
@@ -201,13 +185,12 @@ void random_fill(std::span<std::byte> out, uint64_t seed) {
     }
     s = lanes[kLanes - 1]; // the last lane ended where the stream continues
   }
-  fill_seq(p, out.size() - nblocks * kBlockBytes, s);
+  fill_seq(p, n - nblocks * kBlockBytes, s);
 }
 
-std::optional<uint64_t> random_verify(std::span<const std::byte> in, uint64_t seed) {
-  State s = seed_state(seed);
-  const std::byte* p = in.data();
-  const std::size_t nblocks = in.size() / kBlockBytes;
+std::optional<uint64_t> verify_from(const std::byte* const in, std::size_t n, State& s) {
+  const std::byte* p = in;
+  const std::size_t nblocks = n / kBlockBytes;
   if (nblocks > 0) {
     std::array<State, kLanes> lanes = lane_states(s);
     for (std::size_t b = 0; b < nblocks; ++b, p += kBlockBytes) {
@@ -229,16 +212,76 @@ std::optional<uint64_t> random_verify(std::span<const std::byte> in, uint64_t se
         // this block finds the first mismatch of the whole buffer.
         State r = block_start;
         const auto at = verify_seq(p, kBlockBytes, r);
-        return static_cast<uint64_t>(p - in.data()) + at.value_or(0);
+        return static_cast<uint64_t>(p - in) + at.value_or(0);
       }
       if (b + 1 < nblocks)
         for (State& l : lanes) l = apply(jumps().other_lanes, l);
     }
     s = lanes[kLanes - 1];
   }
-  const auto at = verify_seq(p, in.size() - nblocks * kBlockBytes, s);
+  const auto at = verify_seq(p, n - nblocks * kBlockBytes, s);
   if (!at) return std::nullopt;
-  return static_cast<uint64_t>(p - in.data()) + *at;
+  return static_cast<uint64_t>(p - in) + *at;
+}
+
+// step^(2^j) for j = 0..63, built on first use of discard().
+const std::array<Matrix, 64>& power_of_two_jumps() {
+  static const std::array<Matrix, 64> table = [] {
+    std::array<Matrix, 64> t;
+    t[0] = step_power(1);
+    for (std::size_t j = 1; j < 64; ++j) t[j] = compose(t[j - 1], t[j - 1]);
+    return t;
+  }();
+  return table;
+}
+
+} // namespace
+
+RandomStream::RandomStream(uint64_t seed) {
+  const State s = seed_state(seed);
+  s0_ = s.s0;
+  s1_ = s.s1;
+}
+
+uint64_t RandomStream::next() {
+  State s{s0_, s1_};
+  const uint64_t r = step(s);
+  s0_ = s.s0;
+  s1_ = s.s1;
+  return r;
+}
+
+void RandomStream::discard(uint64_t n) {
+  State s{s0_, s1_};
+  if (n < 256) {
+    while (n--) step(s); // cheaper than a matrix product
+  } else {
+    for (std::size_t j = 0; j < 64; ++j)
+      if ((n >> j) & 1) s = apply(power_of_two_jumps()[j], s);
+  }
+  s0_ = s.s0;
+  s1_ = s.s1;
+}
+
+void RandomStream::fill(std::span<std::byte> out) {
+  State s{s0_, s1_};
+  fill_from(out.data(), out.size(), s);
+  s0_ = s.s0;
+  s1_ = s.s1;
+}
+
+std::optional<uint64_t> RandomStream::verify(std::span<const std::byte> in) {
+  State s{s0_, s1_};
+  const auto r = verify_from(in.data(), in.size(), s);
+  s0_ = s.s0;
+  s1_ = s.s1;
+  return r;
+}
+
+void random_fill(std::span<std::byte> out, uint64_t seed) { RandomStream(seed).fill(out); }
+
+std::optional<uint64_t> random_verify(std::span<const std::byte> in, uint64_t seed) {
+  return RandomStream(seed).verify(in);
 }
 
 } // namespace famfs

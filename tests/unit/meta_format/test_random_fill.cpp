@@ -127,3 +127,59 @@ TEST_CASE("random fill runs near memory speed", "[random][speed]") {
   CHECK(fill_s < 1.0);
   CHECK(verify_s < 1.0);
 }
+
+TEST_CASE("RandomStream::discard jumps exactly n outputs", "[random]") {
+  for (uint64_t n : {0ull, 1ull, 255ull, 256ull, 257ull, 4096ull, 123457ull, 1000000ull}) {
+    INFO("n " << n);
+    RandomStream a(99), b(99);
+    for (uint64_t i = 0; i < n; ++i) a.next();
+    b.discard(n);
+    CHECK(a.next() == b.next());
+    CHECK(a.next() == b.next());
+  }
+  // Huge jumps compose: 2^40 + 12345 in one go equals three smaller jumps.
+  RandomStream a(7), b(7);
+  a.discard((1ull << 40) + 12345);
+  b.discard(1ull << 39);
+  b.discard(12345);
+  b.discard(1ull << 39);
+  CHECK(a.next() == b.next());
+  RandomStream c(7);
+  CHECK(c.next() != RandomStream(7).next() + 1); // sanity: values are real
+}
+
+TEST_CASE("streaming fill and verify in pieces equal the one-shot stream", "[random]") {
+  const std::size_t n = 3 * 65536 + 1000 + 3;
+  std::vector<std::byte> whole(n);
+  random_fill(whole, 11);
+  // Pieces of word-multiple sizes (only the last may be partial), some crossing blocks.
+  const std::size_t pieces[] = {4, 65536, 12, 70000, 4096, 40000}; // sum < n
+  std::vector<std::byte> parts(n);
+  RandomStream rs(11);
+  std::size_t off = 0;
+  for (std::size_t k : pieces) {
+    rs.fill(std::span(parts).subspan(off, k));
+    off += k;
+  }
+  rs.fill(std::span(parts).subspan(off));
+  CHECK(parts == whole);
+
+  RandomStream v(11);
+  off = 0;
+  for (std::size_t k : pieces) {
+    CHECK_FALSE(v.verify(std::span<const std::byte>(whole).subspan(off, k)));
+    off += k;
+  }
+  std::vector<std::byte> bad = whole;
+  bad[n - 2] ^= std::byte{4};
+  const auto at = v.verify(std::span<const std::byte>(bad).subspan(off));
+  REQUIRE(at);
+  CHECK(off + *at == (n - 2) / 4 * 4);
+
+  // A thread starting mid-file: discard, then fill, gives the file's suffix.
+  RandomStream mid(11);
+  mid.discard(100000 / 4);
+  std::vector<std::byte> suffix(n - 100000);
+  mid.fill(suffix);
+  CHECK(std::equal(suffix.begin(), suffix.end(), whole.begin() + 100000));
+}
