@@ -210,8 +210,13 @@ Daemon::Refresh Daemon::refresh(bool forced) {
   std::lock_guard rl(replay_mu_);
   Refresh out;
   uint64_t next = replayer_->log_next_index();
-  if (!forced && next <= replayer_->played()) return out;
   int64_t t0 = mono_ms();
+  if (!forced && next <= replayer_->played()) {
+    last_quiet_poll_ms_ = t0; // the log had not grown yet at this time
+    return out;
+  }
+  // Upper bound of "log grew -> applied": from the last poll that saw no growth.
+  int64_t since = (!forced && last_quiet_poll_ms_) ? last_quiet_poll_ms_ : t0;
   std::vector<std::pair<Ino, std::string>> entries;
   std::vector<Ino> parents;
   {
@@ -229,7 +234,7 @@ Daemon::Refresh Daemon::refresh(bool forced) {
   out.ran = true;
   last_replay_ms_ = unix_ms();
   if (!out.report.created.empty() || out.report.to > out.report.from)
-    replay_lag_ms_ = mono_ms() - t0;
+    replay_lag_ms_ = mono_ms() - since;
 
   const ReplayReport& r = out.report;
   for (const auto& s : r.skipped)

@@ -28,7 +28,10 @@ Hosts (simulated hosts sharing one machine: each has its own identity file)
   h.mkfs(image, *args)               mkfs.famfs [args] image
   h.mount(image, mpt=None, *opts, check=True) -> mountpoint
                                      famfs mount [opts] image mpt (fresh empty temp dir when
-                                     mpt is None); the daemon log goes to h.logs[mpt]
+                                     mpt is None); the daemon log goes to h.logs[mpt].
+                                     With check=False a failed mount returns the
+                                     CompletedProcess instead (stderr has the reason).
+                                     e.g. h.mount(img, None, "-r", "--refresh-ms", "60000")
   h.umount(mpt, check=True)          famfs umount mpt (then waits for the daemon to exit)
   h.daemon_log(mpt) -> str           the daemon's log text for that mount
 
@@ -37,9 +40,11 @@ as a master would, without any mount)
   append(image, *args, check=True) -> CompletedProcess
       famfs-test-append IMAGE mkdir PATH [--mode M] [--uid U] [--gid G]
       famfs-test-append IMAGE file PATH --size N [--mode M] [--uid U] [--gid G] [--seed S]
-                                     [--interleave NSTRIPS --chunk BYTES]
+                                     [--interleave NSTRIPS --chunk BYTES] [--stamp]
       famfs-test-append IMAGE bulk DIR COUNT [--size N]     (DIR/f0 .. DIR/f<COUNT-1>)
       famfs-test-append IMAGE corrupt INDEX                   (flip a byte of entry INDEX)
+      famfs-test-append IMAGE fill PATH --seed S              (pattern into an existing file)
+  (no identity check: it appends whoever runs it; mkfs with -l 64m for > 15,000 entries)
 
 Helpers
   is_mounted(mpt) -> bool            mpt appears in /proc/mounts
