@@ -1,12 +1,12 @@
 #!/bin/bash
 # VM test: mkfs.famfs refuses unusable devices cleanly on a REAL device-dax, and writes nothing:
-#   guest T, 64 MiB pool (/dev/dax0.0 = 62 MiB): too small, with and without --force; fsck of an
-#     unformatted device; a non-dax character device; a missing path;
+#   guest T, 64 MiB pool (/dev/dax0.0 = 62 MiB): too small, with and without --force; fsck and mount
+#     of an unformatted device; a non-dax character device; a missing path;
 #   guest S, 4112 MiB pool: /dev/dax0.0 reconfigured to system-ram (kmem) is refused; then
 #     `mkfs.famfs -M` puts it back into devdax mode and formats it.
 . "$(dirname "$0")/lib.sh"
 vm_init mkfs-refuse
-vm_stage mkfs.famfs famfs
+vm_stage mkfs.famfs famfs famfs-fused
 vm_pool SMALL 64M
 vm_pool BIG 4112M
 
@@ -18,6 +18,8 @@ vm_start famfs-tiny "$SMALL" '
   r fsck-unformatted famfs fsck /dev/dax0.0
   famfs fsck --json /dev/dax0.0 >out/fsck-unformatted.json 2>/dev/null; cat out/fsck-unformatted.json
   r notdax mkfs.famfs /dev/null
+  mkdir -p /mnt/x; r mount-unformatted famfs mount /dev/dax0.0 /mnt/x
+  { grep -c " /mnt/x " /proc/mounts; pidof famfs-fused || echo none; } >out/mount-leftover
   r missing mkfs.famfs /dev/dax9.9
   exit 0'
 vm_start famfs-sysram "$BIG" '
@@ -53,6 +55,10 @@ RC_WANT=1 refused fsck-unformatted "famfs fsck of an unformatted device" "superb
 check_json fsck-unformatted.json "j['superblock_status'] == 'no_magic' and j['fs_uuid'] is None and j['clean'] is False" \
   "fsck --json of an unformatted device: superblock_status no_magic, fs_uuid null, not clean"
 refused notdax "mkfs.famfs /dev/null (not a dax device)" "dax|character|device"
+check_true "famfs mount of an unformatted device fails" test "$(out mount-unformatted.rc)" != 0 -a -n "$(out mount-unformatted.rc)"
+check_grep "superblock" mount-unformatted.txt "... saying why (no superblock)"
+check "$(out mount-leftover)" "0
+none" "... leaving no mount and no famfs-fused process"
 RC_WANT=1 refused missing "mkfs.famfs /dev/dax9.9 (no such device; exit 1 like a missing argument)" "dax9.9|No such|not found|exist"
 zero=$("$VM_PYTHON" -c 'import mmap,sys
 f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_READ)
