@@ -113,15 +113,17 @@ class Probe:
         return err
 
 
-def create_file(host, relpath, size, seed=None, mode=None, nstrips=None, chunk=None):
-    """Create a file on the master (famfs creat), make it visible on every mount at once."""
+def create_file(host, relpath, size, seed=None, mode=None, nstrips=None, chunk=None,
+                nbuckets=4):
+    """Create a file on the master (famfs creat), make it visible on every mount at once.
+    Interleaved files need buckets of >= 1 GiB: 4 on the harness's 4 GiB images."""
     args = ["creat", "-s", str(size)]
     if seed is not None:
         args += ["-r", "-S", str(seed)]
     if mode is not None:
         args += ["-m", "%o" % mode]
     if nstrips:
-        args += ["-N", str(nstrips)]
+        args += ["-N", str(nstrips), "-B", str(nbuckets)]
         if chunk:
             args += ["-C", str(chunk)]
     path = os.path.join(host.mpt, relpath)
