@@ -5,7 +5,8 @@
 
 Needs root, fio, a built tree (FAMFS_BUILD_DIR, default /work/main/build). Measures:
   * fio psync, one job, 1 GiB file: seq read/write 1 MiB and 4 KiB, random read 4 KiB
-    (tmpfs file in /dev/shm vs a famfs file on an image in /dev/shm), plus stat() rate;
+    (tmpfs file in /dev/shm vs a famfs file on an image in /dev/shm; tmpfs and famfs runs
+    alternate, --rounds times, medians), plus stat() rate;
   * daemon memory per file at N files (default 100,000; VmRSS after stat-ing them all, minus
     an empty mount with the same log size);
   * idle CPU of a mounted daemon (default 5 ms log polling) over 10 s;
@@ -71,10 +72,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runtime", type=int, default=4)
     ap.add_argument("--files", type=int, default=100000)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="short runs, 20k files")
     a = ap.parse_args()
     if a.quick:
-        a.runtime, a.files = 2, 20000
+        a.runtime, a.files, a.rounds = 2, 20000, 1
     results = {}
     tmpdir = tempfile.mkdtemp(prefix="famfs-bench-tmpfs-", dir="/dev/shm")
     try:
@@ -96,10 +98,15 @@ def main():
         jobs = [("seq read 1 MiB", "read", "1M"), ("seq write 1 MiB", "write", "1M"),
                 ("seq read 4 KiB", "read", "4k"), ("seq write 4 KiB", "write", "4k"),
                 ("rand read 4 KiB", "randread", "4k")]
+        print("load average before: %.1f %.1f %.1f" % os.getloadavg())
         print("%-18s %12s %12s %7s" % ("workload", "tmpfs GB/s", "famfs GB/s", "ratio"))
         for name, rw, bs in jobs:
-            t, _ = fio(tmpfs_file, rw, bs, a.runtime, GiB)
-            m, _ = fio(famfs_file, rw, bs, a.runtime, GiB)
+            # alternate tmpfs and famfs a few times; medians (the machine may be shared)
+            ts, ms = [], []
+            for _ in range(a.rounds):
+                ts.append(fio(tmpfs_file, rw, bs, a.runtime, GiB)[0])
+                ms.append(fio(famfs_file, rw, bs, a.runtime, GiB)[0])
+            t, m = sorted(ts)[len(ts) // 2], sorted(ms)[len(ms) // 2]
             results[name] = (t, m)
             print("%-18s %12.2f %12.2f %7.2f" % (name, t, m, m / t))
         tpaths = []

@@ -136,6 +136,19 @@ def test_interleaved_read(master):
         for off in (2 * fh.MiB - 7, 4 * fh.MiB - 1, 6 * fh.MiB + 5):
             f.seek(off)
             assert f.read(1 << 20) == data[off: off + (1 << 20)]
+    # big unaligned writes crossing strips (streaming-store path) and small ones
+    data = bytearray(data)
+    fd = os.open(p, os.O_RDWR)
+    try:
+        for off, ln in ((2 * fh.MiB - 13, (1 << 20) + 7), (5 * fh.MiB + 1, 200 * 1024 + 3),
+                        (7, 100)):
+            blob = os.urandom(ln)
+            assert os.pwrite(fd, blob, off) == ln
+            data[off: off + ln] = blob
+    finally:
+        os.close(fd)
+    with open(p, "rb") as f:
+        assert f.read() == bytes(data)
 
 
 def test_xattrs(master):
