@@ -58,8 +58,11 @@ std::string daxdev_field(const omf::Superblock& sb) {
   return std::string(p, strnlen(p, sizeof sb.ts_daxdev.dd_daxdev));
 }
 
+// Whether fsck got as far as reading the entries: a valid header, or one whose only fault is
+// inconsistent next_* counters (readers then bound them by the slot count).
 bool log_ok(const FsckReport& r) {
-  return sb_usable(r.sb_status) && r.log_status && *r.log_status == LogHeaderStatus::Ok;
+  return sb_usable(r.sb_status) && r.log_status &&
+         (*r.log_status == LogHeaderStatus::Ok || *r.log_status == LogHeaderStatus::BadNextIndex);
 }
 
 uint64_t bitmap_bits(const FsckReport& r) {
@@ -161,9 +164,9 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
 
   if (sb_usable(r.sb_status) && r.log_status) {
     std::fprintf(out, "\nLog stats:\n");
-    if (*r.log_status != LogHeaderStatus::Ok) {
+    if (*r.log_status != LogHeaderStatus::Ok)
       std::fprintf(out, "  ERROR: %s\n", log_header_status_text(*r.log_status));
-    } else {
+    if (log_ok(r)) {
       const uint64_t used = entries_used(r);
       std::fprintf(out, "  # of log entries in use: %llu of %llu\n",
                    static_cast<unsigned long long>(used),

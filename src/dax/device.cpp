@@ -127,7 +127,7 @@ std::string basename_of(const std::string& path) {
   throw Error(err, path + ": cannot open: " + std::strerror(err));
 }
 
-// Classify what a stat says. `fd_for_probe` is only used for the error text.
+// Classify what a stat says; throws the refusal for anything famfs cannot use.
 DeviceInfo classify(const std::string& path, const struct stat& st) {
   DeviceInfo info;
   info.path = path;

@@ -233,6 +233,18 @@ def test_fsck_bad_superblock_and_log_header(fresh, master_host, tmp_path):
             os.unlink(c)
 
 
+def test_fsck_inconsistent_log_counters(populated, master_host):
+    # next_seqnum != next_index (not CRC-covered): reported, entries still counted.
+    omf.write_at(populated, omf.LOG_OFFSET + 32, omf.struct.pack("<Q", 5))
+    rc, j = fsck_json(master_host, populated)
+    assert rc == 1
+    assert j["log_status"] == "bad_next_index"
+    assert j["files"] == 2 and j["directories"] == 1
+    p = fsck(master_host, populated)
+    assert p.returncode == 1
+    assert "ERROR: log header next_index" in p.stdout and "2 files" in p.stdout
+
+
 def test_fsck_verbose_and_buckets(populated, master_host):
     p = fsck(master_host, populated, "-v", "-B", "4")
     assert p.returncode == 0
