@@ -191,24 +191,26 @@ std::optional<std::string> validate_fmap(const DecodedFmap& d, uint64_t file_siz
   const uint64_t data_start = sat_add(omf::kLogOffset, log_len);
   for (std::size_t k = 0; k < d.fmap.extents.size(); ++k) {
     const Extent& e = d.fmap.extents[k];
-    const std::string name = std::string(what) + " " + std::to_string(k);
-    if (e.offset == 0) return name + " has offset 0 (the superblock)";
+    // Built only on failure: replay validates every entry, and the valid path must not
+    // allocate.
+    const auto name = [&] { return std::string(what) + " " + std::to_string(k); };
+    if (e.offset == 0) return name() + " has offset 0 (the superblock)";
     if (e.offset % alloc_unit != 0)
-      return name + " offset " + hex(e.offset) + " is not a multiple of the alloc unit " +
+      return name() + " offset " + hex(e.offset) + " is not a multiple of the alloc unit " +
              hex(alloc_unit);
-    if (e.len == 0) return name + " has length 0";
+    if (e.len == 0) return name() + " has length 0";
     if (e.len % alloc_unit != 0)
-      return name + " length " + hex(e.len) + " is not a multiple of the alloc unit " +
+      return name() + " length " + hex(e.len) + " is not a multiple of the alloc unit " +
              hex(alloc_unit);
     if (e.offset < data_start)
-      return name + " at " + hex(e.offset) + " lies inside the superblock and log (data starts at " +
+      return name() + " at " + hex(e.offset) + " lies inside the superblock and log (data starts at " +
              hex(data_start) + ")";
     uint64_t end;
     if (__builtin_add_overflow(e.offset, e.len, &end))
-      return name + " at " + hex(e.offset) + " with length " + hex(e.len) +
+      return name() + " at " + hex(e.offset) + " with length " + hex(e.len) +
              " wraps past the end of the address space";
     if (end > device_size)
-      return name + " ends at " + hex(end) + " beyond the device end " + hex(device_size);
+      return name() + " ends at " + hex(end) + " beyond the device end " + hex(device_size);
   }
 
   const uint64_t cap = d.fmap.capacity();

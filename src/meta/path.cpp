@@ -34,6 +34,17 @@ std::optional<std::string> normalise_relpath(std::string_view raw, std::string* 
     return fail("path '" + show(raw) + "' contains a NUL byte");
   if (raw.front() == '/') return fail("path '" + show(raw) + "' is absolute");
 
+  // Fast path: what writers emit (every component ordinary) is returned as is.
+  bool canonical = raw.back() != '/';
+  for (std::size_t pos = 0; canonical && pos <= raw.size();) {
+    std::size_t slash = raw.find('/', pos);
+    if (slash == std::string_view::npos) slash = raw.size();
+    const std::string_view comp = raw.substr(pos, slash - pos);
+    canonical = !comp.empty() && comp != "." && comp != "..";
+    pos = slash + 1;
+  }
+  if (canonical) return std::string(raw);
+
   std::vector<std::string_view> parts;
   std::size_t pos = 0;
   while (pos <= raw.size()) {
