@@ -105,7 +105,7 @@ std::string basename_of(const std::string& path) {
   throw Error(EINVAL, path + ": device-dax " + devname +
                           " is in system-ram mode (its memory is online as normal RAM); "
                           "famfs needs it in devdax mode: run 'daxctl reconfigure-device "
-                          "--mode=devdax " + devname + "' (after offlining its memory)");
+                          "--mode=devdax " + devname + "' (or mkfs.famfs -M, which does it)");
 }
 
 // The error for a path we could not stat or open.
