@@ -109,13 +109,11 @@ omf::Superblock make_superblock(const SuperblockParams& p) {
   sb.ts_sb_flags = omf::kSbFlagPrimary;
   sb.ts_daxdev.dd_size = p.device_size;
   std::memcpy(sb.ts_daxdev.dd_uuid, p.dev_uuid.data(), 16);
-  // strncpy semantics: copy up to 64 bytes, zero-pad, no terminator when the path fills it.
-  // strncpy also stops at an embedded NUL.
-  const std::size_t n = std::min(p.device_path.find('\0') == std::string::npos
-                                     ? p.device_path.size()
-                                     : p.device_path.find('\0'),
-                                 sizeof(sb.ts_daxdev.dd_daxdev));
-  std::memcpy(sb.ts_daxdev.dd_daxdev, p.device_path.data(), n);
+  // strncpy semantics: stop at the first NUL or after 64 bytes, zero-pad, and no terminator
+  // when the path fills the field.
+  const std::string_view path(p.device_path.c_str()); // up to the first NUL
+  std::memcpy(sb.ts_daxdev.dd_daxdev, path.data(),
+              std::min(path.size(), sizeof(sb.ts_daxdev.dd_daxdev)));
   sb.ts_crc = superblock_crc(sb); // last, over the fields above
   return sb;
 }

@@ -77,6 +77,18 @@ TEST_CASE("make_superblock fills the uncovered fields as Part A says", "[superbl
     const auto b2 = bytes_of(make_superblock(p));
     for (int i = 136; i < 200; ++i) CHECK(b2[i] == 'x');
   }
+  SECTION("strncpy stops at an embedded NUL") {
+    p.device_path = std::string("/dev/a\0bc", 9);
+    const auto b2 = bytes_of(make_superblock(p));
+    CHECK(std::memcmp(b2.data() + 136, "/dev/a", 6) == 0);
+    for (int i = 136 + 6; i < 200; ++i) CHECK(b2[i] == 0);
+  }
+  SECTION("exactly 64 bytes") {
+    p.device_path = std::string(63, 'y') + "z";
+    const auto b2 = bytes_of(make_superblock(p));
+    CHECK(b2[199] == 'z');
+    CHECK(b2[135] == 0x1f); // dd_uuid's last byte: the copy stays inside dd_daxdev
+  }
   SECTION("the uncovered fields do not change the CRC") {
     p.device_path = "/dev/dax9.9";
     p.device_size = 12345;
