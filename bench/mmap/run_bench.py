@@ -36,6 +36,9 @@ def main():
     ap.add_argument("--size", default="4G")
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--touches", type=int, default=1 << 20)
+    ap.add_argument("--huge", action="store_true",
+                    help="put the image on a private tmpfs mounted huge=always (2 MiB pages, "
+                         "PMD mappings like device-DAX) instead of /dev/shm (4 KiB pages)")
     args = ap.parse_args()
     size = parse_size(args.size)
     build = os.path.abspath(args.build)
@@ -49,8 +52,19 @@ def main():
         if not os.path.exists(p):
             sys.exit("missing %s (build it first)" % p)
 
+    hugedir = None
     try:
-        image = fh.make_image(size + 256 * fh.MiB)
+        if args.huge:
+            import tempfile
+            hugedir = tempfile.mkdtemp(prefix="famfs-bench-huge-")
+            subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            "huge=always,size=%d" % (size + 512 * fh.MiB),
+                            "famfs-bench-huge", hugedir], check=True)
+            image = os.path.join(hugedir, "bench.img")
+            with open(image, "wb") as f:
+                f.truncate(size + 256 * fh.MiB)
+        else:
+            image = fh.make_image(size + 256 * fh.MiB)
         host = fh.Host("bench")
         host.mkfs(image)
         mpt = host.mount(image)
@@ -73,7 +87,8 @@ def main():
                 n = min(chunk, size - o)
                 m[o:o + n] = block[:n]
             m.close()
-        print("filled %d MiB in %.1f s" % (size >> 20, time.time() - t0))
+        print("filled %d MiB in %.1f s (image %s%s)" % (size >> 20, time.time() - t0, image,
+                                                        ", huge pages" if args.huge else ""))
 
         def run(modes, env=None):
             e = dict(os.environ)
@@ -119,6 +134,9 @@ def main():
         print("\ntarget (a) and (b) >= 0.95x raw: %s" % ("met" if ok else "NOT met"))
     finally:
         fh.cleanup_all()
+        if hugedir:
+            subprocess.run(["umount", hugedir], check=False)
+            os.rmdir(hugedir)
 
 
 if __name__ == "__main__":
