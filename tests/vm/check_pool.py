@@ -6,7 +6,10 @@ offset 0x1000 and dax offset 0 is pool file offset `dataoff` (read from the info
 with vmlab pools). Everything here reads the pool file only: no guest is involved.
 
   check_pool.py POOL [--system-uuid U] [--devpath /dev/dax0.0] [--entries N] [--fresh]
-                     [--json OUT] [--list]
+                     [--json OUT] [--list] [--upstream] [--image]
+
+POOL may also be a famfs image file (superblock at file offset 0; detected, or --image): the same
+checks then run on the image.
 
 Prints one line per check ("ok: ..." or "FAIL: ..."), then `fs_uuid=<uuid>` and exits 1 if any
 check failed. --fresh: the file system was just made (empty log: next_index 0, all slots zero).
@@ -82,6 +85,7 @@ def main():
     ap.add_argument("--fresh", action="store_true", help="just made by mkfs: empty, zeroed log")
     ap.add_argument("--json", help="write a summary here")
     ap.add_argument("--list", action="store_true", help="print the log entries")
+    ap.add_argument("--image", action="store_true", help="POOL is a famfs image file (device offset 0 = file offset 0)")
     ap.add_argument("--upstream", action="store_true",
                     help="made by upstream famfs: skip this project's A§1 extras (sb_flags, dd_uuid); dd_size <= device")
     a = ap.parse_args()
@@ -95,10 +99,14 @@ def main():
 
 def run(a, pool):
     info = pool[0x1000:0x1000 + 4096]
-    if not check(info[:15] == b"NVDIMM_DAX_INFO", "pool has the devdax info block at 0x1000"):
-        return 1
-    dataoff = u64(info, 56)
-    check(dataoff == 0x200000, "dax offset 0 = pool file offset 0x200000", hex(dataoff))
+    if a.image or (pool[0:8] == struct.pack("<Q", SB_MAGIC) and info[:15] != b"NVDIMM_DAX_INFO"):
+        dataoff = 0  # a famfs image file (device byte 0 = file byte 0): the same checks
+        print("image file: device offset 0 = file offset 0")
+    else:
+        if not check(info[:15] == b"NVDIMM_DAX_INFO", "pool has the devdax info block at 0x1000"):
+            return 1
+        dataoff = u64(info, 56)
+        check(dataoff == 0x200000, "dax offset 0 = pool file offset 0x200000", hex(dataoff))
     devsize = len(pool) - dataoff
     dev = memoryview(pool)[dataoff:]
     print(f"pool {a.pool}: {len(pool)} bytes, device {devsize} bytes ({devsize // MIB} MiB)")

@@ -33,6 +33,7 @@ expect() { # expect RC WHAT ARGS...
 }
 A=(--fresh --system-uuid "$SYS" --devpath "$IMG")
 mkpool; expect 0 "a freshly made file system passes" "${A[@]}"
+POOL_SAVE=$POOL POOL=$IMG; expect 0 "the image itself passes the same checks (device offset 0 = file offset 0)" "${A[@]}"; POOL=$POOL_SAVE
 expect 1 "a wrong expected system UUID is caught" --fresh --system-uuid 00000000-0000-0000-0000-000000000001 --devpath "$IMG"
 expect 1 "a wrong expected device path is caught" --fresh --system-uuid "$SYS" --devpath /dev/dax0.0
 mkpool; poke 0 0xfe; expect 1 "superblock magic" "${A[@]}"
