@@ -33,6 +33,8 @@ vm_start famfs-a "$POOL" "$COMMON"'
   run p1-cp famfs cp /host/bin/famfs $M/dir1/famfs.bin || fail "famfs cp"
   run p1-cp2 famfs cp /host/r5000 $M/r5000 || fail "famfs cp"
   run p1-creat3 famfs creat -s 8k $M/shared || fail "famfs creat"
+  run p1-il famfs creat -s 11m -N 3 -B 4 -C 2m -r -S 31 $M/dir1/il31 || fail "famfs creat (interleaved)"
+  daxmark xattr $M/dir1/il31 user.famfs.fmap >out/il31-fmap-a
   tree >out/tree1-a; sums >out/sums1-a
   vmsync post phase1
   vmsync wait b-mounted 120 || fail "B did not mount"
@@ -58,6 +60,8 @@ vm_start famfs-b "$POOL" "$COMMON"'
   tree >out/tree1-b; sums >out/sums1-b
   run verify11-b famfs verify -S 11 -f $M/dir1/seed11
   run verify12-b famfs verify -S 12 -f $M/small12
+  run verify31-b famfs verify -S 31 -f $M/dir1/il31
+  daxmark xattr $M/dir1/il31 user.famfs.fmap >out/il31-fmap-b
   run cmp-famfs-bin cmp $M/dir1/famfs.bin /host/bin/famfs
   daxmark mmapcat $M/dir1/seed11 >/tmp/m11 2>out/mmap11-b.err; echo $? >out/mmap11-b.rc
   sha256sum </tmp/m11 >out/mmap11-b.sum
@@ -102,10 +106,13 @@ for l in sys.stdin.read().splitlines():
     if kind == "regular file": mode = "%o" % (int(mode, 8) & ~0o222)
     print(n, size, mode, uid, gid, kind)'; }
 check "$(out tree1-b)" "$(client_view tree1-a)" "B sees the same names, sizes, owners, types as A; modes without write bits"
-check "$(out sums1-a | wc -l)" 5 "A hashed its 5 files"
+check "$(out sums1-a | wc -l)" 6 "A hashed its 6 files"
 check "$(out sums1-b)" "$(out sums1-a)" "B reads the same bytes as A (sha256 of every file)"
 check "$(out verify11-b.rc)" 0 "B: famfs verify -S 11 of the 3 MiB file A created"
 check "$(out verify12-b.rc)" 0 "B: famfs verify -S 12 of the 100-byte file"
+check_grep "^interleave 3 0x200000" il31-fmap-a "A: an interleaved file (3 strips, 2 MiB chunks)"
+check "$(out il31-fmap-b)" "$(out il31-fmap-a)" "B: the same extent map (user.famfs.fmap)"
+check "$(out verify31-b.rc)" 0 "B: famfs verify -S 31 of the interleaved file"
 check "$(out cmp-famfs-bin.rc)" 0 "B: the file A copied with famfs cp is byte-identical to its source"
 if [[ $(out mmap11-b.rc) == 0 ]]; then
   check "$(out mmap11-b.sum | cut -c1-64)" "$(out sums1-a | awk '$2 == "./dir1/seed11" {print $1}')" \
@@ -128,21 +135,21 @@ check "$(out shared1-b | cut -c1-64)" "$( (head -c 8192 /dev/zero; head -c 8192 
 check "$(out shared2-read-b)" "ONE TWO" "B: read(2) sees what A wrote later with write(2) and through mmap (no stale cache)"
 check "$(out shared2-mmap-b)" "ONE TWO" "B: mmap sees what A wrote later with write(2) and through mmap (no stale cache)"
 "$VM_PYTHON" -c 'import json,sys; j=json.load(open(sys.argv[1])); print("    B status: replay_lag_ms", j.get("replay_lag_ms"), "refresh_ms", j.get("refresh_ms"))' "$VM_SHARE/out/status-b.json" 2>/dev/null
-check_json status-b.json "j['role'] == 'client' and j['files'] == 7 and j['directories'] == 3 and j['damaged'] is False" \
-  "B: user.famfs.status: role client, 7 files, 3 directories, not damaged"
+check_json status-b.json "j['role'] == 'client' and j['files'] == 8 and j['directories'] == 3 and j['damaged'] is False" \
+  "B: user.famfs.status: role client, 8 files, 3 directories, not damaged"
 check "$(out fsck-mounted.rc)" 16 "famfs fsck of the mounted device is refused with EBUSY (16)"
 check "$(out fsck-mpt.rc)" 0 "B: famfs fsck --json of the mount point (through the meta files)"
-check_json fsck-mpt.json "j['role'] == 'client' and j['entries_used'] == 10 and j['files'] == 7 and j['directories'] == 3 \
+check_json fsck-mpt.json "j['role'] == 'client' and j['entries_used'] == 11 and j['files'] == 8 and j['directories'] == 3 \
   and j['clean'] is True and j['system_uuid'] == '$(out sysuuid-a | tr -d '\0 \n')'" \
-  "B: fsck --json of the mount point: client, 10 entries, 7 files, 3 directories, clean"
+  "B: fsck --json of the mount point: client, 11 entries, 8 files, 3 directories, clean"
 
 echo "-- unmount"
 check "$(out umount-a.rc)" 0 "A: famfs umount"
 check "$(out umount-b.rc)" 0 "B: famfs umount"
 
-echo "-- host: byte checks of the pool file (10 log entries)"
-check_pool "$POOL" --entries 10 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
+echo "-- host: byte checks of the pool file (11 log entries)"
+check_pool "$POOL" --entries 11 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
 paths=$("$VM_PYTHON" -c 'import json,sys; print(" ".join(e["kind"] + ":" + e["path"] for e in json.load(open(sys.argv[1]))["entries"]))' "$VM_WORK/pool.json" 2>/dev/null)
-check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 file:shared dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy" \
-  "the log holds exactly the 10 entries, in order"
+check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 file:shared file:dir1/il31 dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy" \
+  "the log holds exactly the 11 entries, in order"
 vm_done
