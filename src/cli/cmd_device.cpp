@@ -51,6 +51,16 @@ std::string device_of_mount(const dax::MountEntry& m) {
 }
 
 int run_fsck_command(const FsckOptions& o) {
+  // A check that cannot run: the message on stderr and, with --json, still exactly one JSON
+  // object on stdout so that scripts always have something to parse.
+  auto fail = [&o](int rc, const std::string& device, const std::string& why) {
+    print_error(kProg, why);
+    if (o.json)
+      std::printf("%s\n", JsonObject().add("device", device).add("error", why).add("exit_code", rc)
+                              .str().c_str());
+    return rc;
+  };
+
   struct stat st {};
   if (::stat(o.target.c_str(), &st) != 0) {
     // probe_device explains a missing /dev/daxX.Y (e.g. a device in system-ram mode).
@@ -62,8 +72,7 @@ int run_fsck_command(const FsckOptions& o) {
     } catch (const Error& e) {
       why = e.what();
     }
-    print_error(kProg, why);
-    return kExitError;
+    return fail(kExitError, o.target, why);
   }
 
   std::string device;
@@ -72,17 +81,16 @@ int run_fsck_command(const FsckOptions& o) {
     // a reader, as upstream).
     device = device_of_mount(*m);
   } else if (S_ISDIR(st.st_mode)) {
-    print_error(kProg, o.target + ": is a directory outside any famfs mount; give a famfs "
-                                  "device, an image file, or a path inside a famfs mount");
-    return kExitError;
+    return fail(kExitError, o.target,
+                o.target + ": is a directory outside any famfs mount; give a famfs device, an "
+                           "image file, or a path inside a famfs mount");
   } else {
     device = o.target;
     auto mounted = dax::famfs_mounts_of_device(device);
     if (!mounted.empty()) {
-      print_error(kProg, device + " is mounted at " + mounted.front().mountpoint +
-                             "; run 'famfs fsck " + mounted.front().mountpoint +
-                             "' on the mount point instead");
-      return kExitBusy;
+      return fail(kExitBusy, device,
+                  device + " is mounted at " + mounted.front().mountpoint + "; run 'famfs fsck " +
+                      mounted.front().mountpoint + "' on the mount point instead");
     }
   }
 
@@ -91,14 +99,13 @@ int run_fsck_command(const FsckOptions& o) {
   try {
     dev.emplace(dax::Device::open(device, false));
     if (dev->info().size < sizeof(omf::Superblock)) {
-      print_error(kProg, device + ": is " + std::to_string(dev->info().size) +
-                             " bytes, too small to hold a famfs superblock; nothing to check");
-      return kExitError;
+      return fail(kExitError, device,
+                  device + ": is " + std::to_string(dev->info().size) +
+                      " bytes, too small to hold a famfs superblock; nothing to check");
     }
     map.emplace(dax::Mapping::map(*dev, false));
   } catch (const Error& e) {
-    print_error(kProg, e.what());
-    return kExitError;
+    return fail(kExitError, device, e.what());
   }
 
   const std::optional<Uuid> host = dax::read_system_uuid(dax::system_uuid_path(o.uuid_file));

@@ -261,6 +261,15 @@ def test_fsck_bad_targets(master_host, tmp_path):
     assert p.returncode == 1 and "no such device or file" in p.stderr
     p = fsck(master_host, str(tmp_path))
     assert p.returncode == 1 and "outside any famfs mount" in p.stderr
+    # --json still prints exactly one object, naming the error.
+    p = fsck(master_host, str(tmp_path), "--json")
+    assert p.returncode == 1
+    j = json.loads(p.stdout)
+    assert j["exit_code"] == 1 and "outside any famfs mount" in j["error"]
+    tiny = tmp_path / "tiny.img"
+    tiny.write_bytes(b"x" * 100)
+    p = fsck(master_host, str(tiny))
+    assert p.returncode == 1 and "too small" in p.stderr
     p = master_host.famfs("fsck", check=False)
     assert p.returncode != 0
 
@@ -294,6 +303,8 @@ def test_fsck_mounted_device_is_busy_and_mountpoint_works(master):
     p = fsck(master, master.image)
     assert p.returncode == 16
     assert "mounted at" in p.stderr and master.mpt in p.stderr
+    p = fsck(master, master.image, "--json")
+    assert p.returncode == 16 and json.loads(p.stdout)["exit_code"] == 16
     rc, j = fsck_json(master, master.mpt)
     assert rc == 0, j
     assert j["device"] == os.path.realpath(master.image)
