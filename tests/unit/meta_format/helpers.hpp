@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +51,30 @@ class AnonMap {
  private:
   std::byte* p_ = nullptr;
   std::size_t size_;
+};
+
+// A zeroed buffer whose last byte is followed by an inaccessible page, so any read past the
+// end faults at once, in every build (not only under AddressSanitizer).
+class GuardedBuffer {
+ public:
+  explicit GuardedBuffer(std::size_t size) : size_(size) {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    data_pages_ = (size + page - 1) / page * page;
+    total_ = data_pages_ + page;
+    void* p = mmap(nullptr, total_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
+    base_ = static_cast<std::byte*>(p);
+    if (mprotect(base_ + data_pages_, page, PROT_NONE) != 0) throw std::runtime_error("mprotect");
+  }
+  ~GuardedBuffer() { munmap(base_, total_); }
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+  std::byte* data() { return base_ + data_pages_ - size_; }
+  std::span<std::byte> span() { return {data(), size_}; }
+
+ private:
+  std::byte* base_ = nullptr;
+  std::size_t size_, data_pages_ = 0, total_ = 0;
 };
 
 } // namespace famfs::test

@@ -187,8 +187,10 @@ TEST_CASE("log_entry_valid and read_log_entry", "[log]") {
   CHECK_FALSE(log_entry_valid(bad, 1));
 
   const std::size_t size = omf::log_slot_offset(4);
-  std::vector<std::byte> dev(size); // holds slots 0..3 exactly
-  std::memcpy(dev.data() + omf::log_slot_offset(1), &e, sizeof(e));
+  // Holds slots 0..3 exactly; a read of slot 4 would hit the guard page.
+  famfs::test::GuardedBuffer guarded(size);
+  const std::span<const std::byte> dev = guarded.span();
+  std::memcpy(guarded.data() + omf::log_slot_offset(1), &e, sizeof(e));
   CHECK(bytes_of(read_log_entry(dev, 1)) == bytes_of(e));
   CHECK(log_entry_valid(read_log_entry(dev, 1), 1));
   CHECK_FALSE(log_entry_valid(read_log_entry(dev, 0), 0)); // zeroed slot
@@ -199,8 +201,9 @@ TEST_CASE("log_entry_valid and read_log_entry", "[log]") {
   }
   CHECK_FALSE(log_entry_valid(read_log_entry({}, 0), 0));
   // Partial last slot: one byte short.
-  std::vector<std::byte> shorter(size - 1);
-  std::memcpy(shorter.data() + omf::log_slot_offset(1), &e, sizeof(e));
+  famfs::test::GuardedBuffer shorter_buf(size - 1);
+  const std::span<const std::byte> shorter = shorter_buf.span();
+  std::memcpy(shorter_buf.data() + omf::log_slot_offset(1), &e, sizeof(e));
   CHECK(log_entry_valid(read_log_entry(shorter, 1), 1));
   CHECK_FALSE(log_entry_valid(read_log_entry(shorter, 3), 3));
 }
@@ -245,6 +248,6 @@ TEST_CASE("read_log_header snapshots and tolerates short spans", "[log]") {
   const omf::LogHeader h = make_log_header(8ull << 20);
   std::memcpy(dev.data() + omf::kLogOffset, &h, sizeof(h));
   CHECK(bytes_of(read_log_header(dev)) == bytes_of(h));
-  std::vector<std::byte> small(omf::kLogOffset + 47);
-  CHECK(check_log_header(read_log_header(small), 8ull << 20) == LogHeaderStatus::BadMagic);
+  famfs::test::GuardedBuffer small(omf::kLogOffset + 47);
+  CHECK(check_log_header(read_log_header(small.span()), 8ull << 20) == LogHeaderStatus::BadMagic);
 }

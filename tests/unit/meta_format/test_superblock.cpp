@@ -168,9 +168,9 @@ TEST_CASE("read_superblock copies; short spans read as no magic", "[superblock]"
   std::memset(dev.data(), 0, 8); // the copy is independent of the span
   CHECK(sb.ts_magic == omf::kSuperblockMagic);
 
-  std::vector<std::byte> small(199);
+  famfs::test::GuardedBuffer small(199);
   std::memcpy(small.data(), &good, 199);
-  CHECK(check_superblock(read_superblock(small)) == SbStatus::NoMagic);
+  CHECK(check_superblock(read_superblock(small.span())) == SbStatus::NoMagic);
   CHECK(check_superblock(read_superblock({})) == SbStatus::NoMagic);
 }
 
