@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "cli/util.hpp"
+#include "dax/cache.hpp"
 #include "meta/bitmap.hpp"
 #include "meta/log.hpp"
 #include "meta/omf.hpp"
@@ -159,7 +160,7 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
     std::fprintf(out, "  sizeof(struct famfs_interleaved_ext): %zu\n",
                  sizeof(omf::InterleavedExtent));
     std::fprintf(out, "  sizeof(struct famfs_simple_extent):  %zu\n", sizeof(omf::SimpleExtent));
-    std::fprintf(out, "  cache flush instruction in use: see 'famfs status'\n");
+    std::fprintf(out, "  cache flush instruction:             %s\n", dax::flush_instruction_name());
   }
 
   if (sb_usable(r.sb_status) && r.log_status) {
