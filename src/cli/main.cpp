@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   using namespace famfs::cli;
   CLI::App app{"famfs: a shared-memory file system for CXL and fabric-attached memory"};
   app.set_help_flag("-h,-?,--help", "Print this help and exit");
-  app.add_flag("--dryrun", "Accepted for compatibility; does nothing");
+  bool dryrun = false; // upstream accepts it and does nothing; so do we
+  app.add_flag("--dryrun", dryrun, "Accepted for compatibility; does nothing");
   app.require_subcommand(0, 1);
   app.fallthrough(false);
 
