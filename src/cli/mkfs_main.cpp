@@ -1,6 +1,7 @@
 // mkfs.famfs: make a famfs file system on a device-dax device or an image file (spec B§9,
 // Part A §1). Exit codes as upstream: 0 success, 2 any mkfs failure, 1 a missing device
 // argument, a device that does not exist, or a caller who is not root.
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -109,6 +110,12 @@ int run(const Options& o) {
   if (auto mounted = dax::famfs_mounts_of_device(o.device); !mounted.empty())
     return fail(o.device + " is mounted at " + mounted.front().mountpoint +
                 "; unmount it first (famfs umount " + mounted.front().mountpoint + ")");
+
+  // Two mkfs runs on one device at once would interleave their writes; the lock goes away
+  // with the fd.
+  if (::flock(dev->fd(), LOCK_EX | LOCK_NB) != 0)
+    return fail(o.device + " is locked by another process (another mkfs.famfs?); wait for it to "
+                           "finish and try again");
 
   std::optional<dax::Mapping> map;
   try {

@@ -235,6 +235,16 @@ def test_mkfs_kill_without_force_is_ignored(image, host):
     assert omf.read_at(image, 0, 200) == before
 
 
+def test_mkfs_refuses_a_device_locked_by_another_mkfs(image, host):
+    import fcntl
+    with open(image, "rb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        p = mkfs(host, image)
+        assert p.returncode == 2 and "locked by another process" in p.stderr
+    assert omf.read_at(image, 0, 8) == bytes(8)
+    assert mkfs(host, image).returncode == 0
+
+
 def test_mkfs_creates_the_identity_file_like_upstream(image):
     d = tempfile.mkdtemp(prefix="famfs-id-", dir="/dev/shm")
     try:
