@@ -212,3 +212,27 @@ def test_mount_is_ready_on_return(image):
             h.umount(mpt)
     finally:
         _cleanup(h)
+
+
+def test_cache_and_allow_other_options(image):
+    h = fh.Host("opts")
+    h.mkfs(image)
+    try:
+        m1 = h.mount(image, None, "-c", "never", "--allow-other")
+        assert "allow_other" in fh.mount_entry(m1)["options"]
+        fh.append(image, "file", "f", "--size", 4096)
+        assert fh.wait_for(lambda: os.path.exists(os.path.join(m1, "f")), timeout=2)
+        p = h.famfs("mount", "-t", "5", "-c", "never", image, m1, check=False)
+        assert p.returncode != 0 and "exclude" in p.stderr
+    finally:
+        _cleanup(h)
+
+
+def test_daemon_usage_errors(image):
+    p = subprocess.run([fh.fused_bin(), "-h"], capture_output=True, text=True)
+    assert p.returncode == 0 and "usage: famfs-fused" in p.stdout
+    p = subprocess.run([fh.fused_bin(), "-o", "bogus=1", image, "/tmp"], capture_output=True,
+                       text=True)
+    assert p.returncode != 0 and "unknown option 'bogus'" in p.stderr
+    p = subprocess.run([fh.fused_bin(), image], capture_output=True, text=True)
+    assert p.returncode != 0 and "DEVICE and MOUNTPOINT" in p.stderr
