@@ -141,10 +141,7 @@ def shared_master(image):
     h = fh.Host("master")
     try:
         h.mkfs(image)
-        mpt = h.mount(image, None, "-o", "allow_other", check=False)
-        if not isinstance(mpt, str):
-            pytest.skip("famfs mount -o allow_other failed: %s" % mpt.stderr)
-        h.mpt = mpt
+        h.mpt = h.mount(image, None, "--allow-other")
         h.image = image
         yield h
     finally:
