@@ -1,7 +1,10 @@
-"""Packaging: packaging/build-deb.sh builds a .deb with everything in it.
+"""Packaging: packaging/build-deb.sh builds the .debs (famfs, libfamfs1, libfamfs-dev).
 
-The package is built from its own meson build directory (prefix /usr) kept inside the test
-build directory, so only the first run compiles everything; later runs are incremental.
+By default the packages are made from the test build itself (build-deb.sh --reuse: the
+install is moved to /usr and the configured paths rewritten), which takes seconds. With
+FAMFS_TEST_DEB_FULL=1 the test runs the real thing instead: a separate build with prefix
+/usr and Debian's hardening flags (FAMFS_DEB_BUILD_DIR, default <build>/packaging-deb), which
+compiles everything once (minutes).
 """
 
 import os
@@ -14,22 +17,36 @@ import pytest
 import famfs_harness as fh
 
 SCRIPT = os.path.join(fh.SOURCE_DIR, "packaging", "build-deb.sh")
+FULL = os.environ.get("FAMFS_TEST_DEB_FULL") == "1"
 DEB_BUILD = os.environ.get("FAMFS_DEB_BUILD_DIR", os.path.join(fh.BUILD_DIR, "packaging-deb"))
 
 
 @pytest.fixture(scope="module")
-def deb(tmp_path_factory):
+def debs(tmp_path_factory):
     if shutil.which("dpkg-deb") is None:
         pytest.skip("dpkg-deb not installed (not a Debian system)")
     out = tmp_path_factory.mktemp("deb")
-    r = subprocess.run(["bash", SCRIPT, "-b", DEB_BUILD, "-o", str(out)], capture_output=True,
-                       text=True, timeout=1500)
+    if FULL:
+        argv = ["bash", SCRIPT, "-b", DEB_BUILD, "-o", str(out)]
+    else:
+        argv = ["bash", SCRIPT, "--reuse", "-b", fh.BUILD_DIR, "-o", str(out)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
-    path = r.stdout.strip().splitlines()[-1]
-    assert os.path.isfile(path) and path.startswith(str(out)), r.stdout
-    tree = out / "tree"
-    subprocess.run(["dpkg-deb", "-x", path, str(tree)], check=True)
-    return {"path": path, "tree": str(tree), "log": r.stderr}
+    paths = r.stdout.strip().splitlines()
+    got = {}
+    for path in paths:
+        assert os.path.isfile(path) and path.startswith(str(out)), r.stdout
+        name = os.path.basename(path).split("_")[0]
+        tree = out / ("tree-" + name)
+        subprocess.run(["dpkg-deb", "-x", path, str(tree)], check=True)
+        got[name] = {"path": path, "tree": str(tree), "log": r.stderr}
+    assert os.path.basename(paths[0]).startswith("famfs_")
+    return got
+
+
+@pytest.fixture(scope="module")
+def deb(debs):
+    return debs["famfs"]
 
 
 def _info(deb, field):
@@ -57,7 +74,7 @@ def test_control_file(deb):
     assert _info(deb, "Maintainer")
     assert _info(deb, "Description").startswith("shared-memory file system")
     deps = [d.strip().split()[0] for d in _info(deb, "Depends").split(",")]
-    for want in ("fuse3", "util-linux", "libfuse3-3", "libdaxctl1", "libuuid1", "zlib1g"):
+    for want in ("fuse3", "mount", "libfuse3-3", "libdaxctl1", "libuuid1", "zlib1g"):
         assert want in deps, (want, deps)
     r = subprocess.run(["dpkg-deb", "--info", deb["path"]], capture_output=True, text=True,
                        check=True)
@@ -73,6 +90,7 @@ def test_contents(deb):
         "/lib/systemd/system/famfs@.service", "/usr/libexec/famfs/famfs-service",
         "/usr/share/man/man8/famfs.8.gz", "/usr/share/man/man8/mkfs.famfs.8.gz",
         "/usr/share/man/man8/famfs-fused.8.gz", "/usr/share/man/man8/mount.famfs.8.gz",
+        "/usr/share/man/man8/mount.fuse.famfs.8.gz",
         "/usr/share/man/man3/libfamfs.3.gz",
         "/usr/share/bash-completion/completions/famfs",
         "/usr/share/bash-completion/completions/mkfs.famfs",
@@ -137,3 +155,33 @@ def test_man_pages_in_package_render(deb):
         r = subprocess.run(["man", "--warnings", "-l", os.path.join(t, "usr/share/man", page)],
                            capture_output=True, text=True, env=env)
         assert r.returncode == 0 and r.stderr == "" and "famfs" in r.stdout, (page, r.stderr)
+
+
+def test_library_packages(debs):
+    if "libfamfs1" not in debs:
+        pytest.skip("the build installs no libfamfs")
+    lib, dev = debs["libfamfs1"], debs["libfamfs-dev"]
+    files = _contents(lib)
+    libs = [f for f in files if re.search(r"/libfamfs\.so\.1(\.|$)", f)]
+    assert libs and any(f.endswith("/libfamfs-preload.so") for f in files), files
+    assert all(files[f] == "-rw-r--r--" for f in files if f.endswith((".so", ".0")) and
+               files[f].startswith("-"))
+    r = subprocess.run(["dpkg-deb", "--info", lib["path"]], capture_output=True, text=True,
+                       check=True)
+    for script in ("shlibs", "symbols", "triggers"):
+        assert script in r.stdout
+    ctrl = subprocess.run(["dpkg-deb", "--ctrl-tarfile", lib["path"]], capture_output=True,
+                          check=True).stdout
+    syms = subprocess.run(["tar", "-xO", "./symbols"], input=ctrl, capture_output=True,
+                          check=True).stdout.decode()
+    assert "famfs_mmap@Base" in syms and syms.startswith("libfamfs.so.1 libfamfs1 ")
+    dfiles = _contents(dev)
+    assert "/usr/include/famfs.h" in dfiles
+    assert any(f.endswith("/pkgconfig/famfs.pc") for f in dfiles)
+    assert _info(dev, "Depends") == "libfamfs1 (= %s)" % _info(lib, "Version")
+    # The famfs package holds no library files.
+    famfs_files = _contents(debs["famfs"])
+    assert not [f for f in famfs_files if "libfamfs" in f and "/man3/" not in f]
+    pc = [f for f in dfiles if f.endswith("famfs.pc")][0]
+    text = open(os.path.join(dev["tree"], pc.lstrip("/"))).read()
+    assert "prefix=/usr\n" in text, text
