@@ -57,6 +57,11 @@ std::optional<std::string> refusal(const std::string& dev, std::span<const std::
     return dev + " holds a famfs superblock of version " + std::to_string(sb.ts_version) +
            " (this mkfs writes " + std::to_string(omf::kVersion) +
            "); use -f to overwrite it, which destroys all files";
+  // Upstream's check_super accepts these (it checks neither field), so upstream tools may be
+  // using this file system: refuse like a valid one.
+  if (st == SbStatus::BadLogOffset || st == SbStatus::BadLogLen)
+    return dev + " holds a famfs superblock (UUID " + uuid_to_string(sb.ts_uuid) + ") with a " +
+           sb_status_text(st) + "; use -f to overwrite it, which destroys all files";
   if (!sb_usable(st)) return std::nullopt;
   const std::string ids =
       "UUID " + uuid_to_string(sb.ts_uuid) + ", master " + uuid_to_string(sb.ts_system_uuid);
