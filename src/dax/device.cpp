@@ -197,8 +197,9 @@ Device::~Device() {
 }
 
 Device Device::open(const std::string& path, bool writable, uint64_t min_size) {
-  // Stat first so a directory or a block device gets its own message rather than whatever
-  // open() happens to say about it.
+  // Classify before opening: a directory or a block device gets its own message rather than
+  // whatever open() says, and a character device is opened only once libdaxctl has confirmed
+  // it is device-dax (opening an arbitrary device, say a tape, can have side effects).
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) open_error(path, errno, writable);
   classify(path, st);
