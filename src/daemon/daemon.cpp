@@ -712,6 +712,14 @@ std::string Daemon::status_json() {
   s += ",\"direct_io_allow_mmap\":";
   s += allow_mmap_negotiated_ ? "true" : "false";
   s += ",\"kernel_proto_minor\":" + std::to_string(kernel_minor_);
+  uint64_t refs = 0, known = 0;
+  for (uint64_t i = 1; i <= max_inodes_; ++i) {
+    uint64_t v = nlookup_[i].load(std::memory_order_relaxed);
+    refs += v;
+    known += v != 0;
+  }
+  s += ",\"lookup_refs\":" + std::to_string(refs);     // kernel references (lookups - forgets)
+  s += ",\"inodes_known_to_kernel\":" + std::to_string(known);
   return s + "}";
 }
 

@@ -339,3 +339,19 @@ def test_read_only_mount(image):
     finally:
         for m in list(h.mounts):
             fh.cleanup_mount(m)
+
+
+def test_lookup_counts(master):
+    fh.append(master.image, "bulk", "lc", 50)
+    fh.logplay(master.mpt)
+    before = fh.status(master.mpt)["inodes_known_to_kernel"]
+    for i in range(20):
+        os.stat(os.path.join(master.mpt, "lc", "f%d" % i))
+    mid = fh.status(master.mpt)
+    assert mid["inodes_known_to_kernel"] == before + 1 + 20     # the directory and 20 files
+    # readdirplus (or the lookups of stat) take a reference for every entry
+    with os.scandir(os.path.join(master.mpt, "lc")) as it:
+        assert len([e.stat() for e in it]) == 50
+    after = fh.status(master.mpt)
+    assert after["inodes_known_to_kernel"] == before + 1 + 50
+    assert after["lookup_refs"] >= after["inodes_known_to_kernel"]
