@@ -355,3 +355,20 @@ def test_lookup_counts(master):
     after = fh.status(master.mpt)
     assert after["inodes_known_to_kernel"] == before + 1 + 50
     assert after["lookup_refs"] >= after["inodes_known_to_kernel"]
+
+
+def test_forget_after_reclaim(master):
+    """When the kernel drops its dentries/inodes it sends FORGET: counts go back down and
+    everything is found again afterwards (the inode numbers stay the same)."""
+    fh.append(master.image, "bulk", "fg", 30)
+    fh.logplay(master.mpt)
+    d = os.path.join(master.mpt, "fg")
+    inos = [os.stat(os.path.join(d, "f%d" % i)).st_ino for i in range(30)]
+    known = fh.status(master.mpt)["inodes_known_to_kernel"]
+    assert known >= 31
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2\n")
+    assert fh.wait_for(lambda: fh.status(master.mpt)["inodes_known_to_kernel"] < known - 25,
+                       timeout=5)
+    assert [os.stat(os.path.join(d, "f%d" % i)).st_ino for i in range(30)] == inos
+    assert fh.status(master.mpt)["inodes_known_to_kernel"] >= 31
