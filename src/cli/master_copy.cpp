@@ -95,6 +95,16 @@ struct Planner {
 
   void add(const std::string& src, const std::string& rel_raw, bool top) {
     struct stat st{};
+    if (!top) {
+      // Inside a tree, a symlink to a directory is not followed (no cycles); links to files are.
+      struct stat lst{};
+      if (::lstat(src.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && ::stat(src.c_str(), &st) == 0 &&
+          S_ISDIR(st.st_mode)) {
+        error("skipping " + quote(src) + ": a symbolic link to a directory (famfs has no links; "
+              "copy the directory itself)");
+        return;
+      }
+    }
     if (::stat(src.c_str(), &st) != 0) {
       int e = errno;
       error("cannot read the source " + quote(src) + ": " + errno_text(e));
@@ -153,7 +163,6 @@ struct Planner {
     f.size = uint64_t(st.st_size);
     f.mode = mode_given ? mode : (st.st_mode & 0777);
     items.push_back(std::move(f));
-    (void)top;
   }
 };
 

@@ -232,3 +232,40 @@ def test_cp_interleaved(master, srcdir):
         p = master.famfs("cp", *args, src, dst + "x", check=False)
         assert p.returncode == 1 and msg in p.stderr, (args, p.stderr)
     assert next_index(master.image) == n
+
+
+def test_cp_progress_bar_only_on_a_terminal(master, srcdir):
+    import pty
+    import subprocess
+    import time
+    src = os.path.join(srcdir, "sparse")
+    with open(src, "wb") as f:
+        f.truncate(1536 * MiB)
+    # Not a terminal: nothing on stderr.
+    p = master.famfs("cp", src, os.path.join(master.mpt, "quiet"))
+    assert p.stderr == ""
+    # A terminal: a progress bar once the copy has taken more than a second.
+    mfd, sfd = pty.openpty()
+    t0 = time.time()
+    proc = subprocess.Popen([fh.famfs_bin(), "cp", src, os.path.join(master.mpt, "loud")],
+                            env=master.env, stdout=subprocess.PIPE, stderr=sfd)
+    os.close(sfd)
+    chunks = []
+    while True:
+        try:
+            b = os.read(mfd, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    proc.wait(timeout=300)
+    os.close(mfd)
+    took = time.time() - t0
+    assert proc.returncode == 0
+    out = b"".join(chunks).decode(errors="replace")
+    if took > 1.5:
+        assert "famfs cp [" in out and "100%" in out, out
+    else:
+        assert "famfs cp [" not in out     # too fast to need one
+    assert os.stat(os.path.join(master.mpt, "loud")).st_size == 1536 * MiB
