@@ -355,11 +355,16 @@ int run_umount(const std::string& target, bool lazy, bool verbose) {
   if (auto s = get_xattr(mpt, "user.famfs.status", &err)) {
     if (auto j = parse_json(*s)) pid = pid_t(j->u("pid"));
   }
+  bool detached = false;
   if (::umount2(mpt.c_str(), 0) != 0) {
     int e = errno;
     if (e == EBUSY && lazy) {
-      if (::umount2(mpt.c_str(), MNT_DETACH) != 0) e = errno;
-      else e = 0;
+      if (::umount2(mpt.c_str(), MNT_DETACH) != 0) {
+        e = errno;
+      } else {
+        e = 0;
+        detached = true; // the daemon serves open files until they are closed
+      }
     } else if (e == EPERM) {
       std::string cmd = "fusermount3 -u '" + mpt + "'";
       e = std::system(cmd.c_str()) == 0 ? 0 : EPERM;
@@ -372,7 +377,7 @@ int run_umount(const std::string& target, bool lazy, bool verbose) {
       return 1;
     }
   }
-  if (pid > 0) {
+  if (pid > 0 && !detached) {
     for (int i = 0; i < 1000 && pid_alive(pid); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (pid_alive(pid)) print_warning(prog, "famfs-fused (pid " + std::to_string(pid) +

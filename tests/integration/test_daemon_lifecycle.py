@@ -236,3 +236,20 @@ def test_daemon_usage_errors(image):
     assert p.returncode != 0 and "unknown option 'bogus'" in p.stderr
     p = subprocess.run([fh.fused_bin(), image], capture_output=True, text=True)
     assert p.returncode != 0 and "DEVICE and MOUNTPOINT" in p.stderr
+
+
+def test_umount_busy_and_lazy(master):
+    fh.append(master.image, "file", "held", "--size", 4096)
+    fh.logplay(master.mpt)
+    pids = fh.daemon_pids(master.mpt)
+    f = open(os.path.join(master.mpt, "held"), "rb")
+    try:
+        p = master.famfs("umount", master.mpt, check=False)
+        assert p.returncode != 0 and "busy" in p.stderr.lower()
+        assert fh.is_mounted(master.mpt)
+        master.famfs("umount", "-l", master.mpt)
+        assert not fh.is_mounted(master.mpt)
+        assert f.read(16) is not None          # the open file still works after detaching
+    finally:
+        f.close()
+    assert fh.wait_for(lambda: not any(fh._pid_alive(p) for p in pids), timeout=10)
