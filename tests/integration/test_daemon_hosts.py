@@ -177,3 +177,41 @@ def test_page_cache_mode(image):
         for h in (c, m):
             for x in list(h.mounts):
                 fh.cleanup_mount(x)
+
+
+def test_reads_while_log_grows(master, client):
+    """Readers on both hosts keep getting the right bytes while the poller applies thousands of
+    entries (table lock, no data-path lock)."""
+    import hashlib
+    import threading
+    size = 8 * fh.MiB
+    fh.append(master.image, "file", "hot", "--size", size, "--seed", 17)
+    want = hashlib.sha256(fh.pattern(17, size)).hexdigest()
+    for m in (master.mpt, client.mpt):
+        assert fh.wait_for(lambda: os.path.exists(os.path.join(m, "hot")), timeout=2)
+    stop = threading.Event()
+    errors = []
+
+    def reader(path):
+        while not stop.is_set():
+            try:
+                if fh.sha256_file(path) != want:
+                    errors.append("bad bytes from " + path)
+                os.listdir(os.path.dirname(path))
+            except OSError as e:
+                errors.append("%s: %s" % (path, e))
+    threads = [threading.Thread(target=reader, args=(os.path.join(m, "hot"),))
+               for m in (master.mpt, client.mpt) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):
+            fh.append(master.image, "bulk", "grow%d" % i, 1000)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:5]
+    for m in (master.mpt, client.mpt):
+        assert fh.wait_for(lambda: fh.status(m)["files"] == 5001, timeout=5)
+        assert len(os.listdir(os.path.join(m, "grow4"))) == 1000
