@@ -147,6 +147,15 @@ int fc_resolve(const struct fc_map *m, uint64_t off, uint64_t *dev, uint64_t *ru
 
 /* ---------------------------------------------------------------- region table */
 
+/* Ownership rules (what makes munmap right, and never unmaps anything twice):
+ * - a page of the caller's range [ustart, uend) of an image-file region is ours until the
+ *   caller unmaps it (then the kernel may hand that address out again: a "hole");
+ * - padding pages (the rest of the granules) are ours until the region dies;
+ * - in a devdax region every page of a granule is ours until the whole granule is released
+ *   (once all its caller pages are unmapped), because devdax cannot split below 2 MiB.
+ * A page the caller unmaps is given to the kernel's munmap only if it is not ours (holes,
+ * other mappings) or an image-region caller page; padding and granules are unmapped once. */
+
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fc_region *tab;
 static size_t tab_n, tab_cap;
@@ -180,9 +189,9 @@ static int tab_reserve(const struct fc_sys *sys) {
   return 0;
 }
 
-static void region_free(const struct fc_sys *sys, size_t i) {
-  if (tab[i].dead) sys->munmap(tab[i].dead, tab[i].dead_len);
-  tab[i] = tab[--tab_n];
+static void region_free(const struct fc_sys *sys, struct fc_region *r) {
+  if (r->dead) sys->munmap(r->dead, r->dead_len);
+  *r = tab[--tab_n];
   publish_count();
 }
 
@@ -190,7 +199,16 @@ static int overlaps(const struct fc_region *r, uintptr_t a, uintptr_t e) {
   return a < r->base + r->total && r->base < e;
 }
 
-static int bit_get(const struct fc_region *r, size_t pg) { return (r->dead[pg / 8] >> (pg % 8)) & 1; }
+static int inside(const struct fc_region *r, uintptr_t p) {
+  return p >= r->base && p < r->base + r->total;
+}
+
+static int bit_get(const uint8_t *map, size_t i) { return (map[i / 8] >> (i % 8)) & 1; }
+static void bit_set(uint8_t *map, size_t i) { map[i / 8] |= (uint8_t)(1u << (i % 8)); }
+
+static size_t granule_of(const struct fc_region *r, uintptr_t p) {
+  return (p - r->base) / FC_GRANULE;
+}
 
 /* Mark pages of [a, e) ∩ region dead. */
 static void mark_dead(struct fc_region *r, uintptr_t a, uintptr_t e) {
@@ -198,9 +216,8 @@ static void mark_dead(struct fc_region *r, uintptr_t a, uintptr_t e) {
   if (e > r->base + r->total) e = r->base + r->total;
   for (uintptr_t p = a; p < e; p += FC_PAGE) {
     size_t pg = (p - r->base) / FC_PAGE;
-    uint8_t bit = (uint8_t)(1u << (pg % 8));
-    if (!(r->dead[pg / 8] & bit)) {
-      r->dead[pg / 8] |= bit;
+    if (!bit_get(r->dead, pg)) {
+      bit_set(r->dead, pg);
       r->ndead++;
     }
   }
@@ -208,18 +225,44 @@ static void mark_dead(struct fc_region *r, uintptr_t a, uintptr_t e) {
 
 static int range_dead(const struct fc_region *r, uintptr_t a, uintptr_t e) {
   for (uintptr_t p = a; p < e; p += FC_PAGE)
-    if (!bit_get(r, (p - r->base) / FC_PAGE)) return 0;
+    if (!bit_get(r->dead, (p - r->base) / FC_PAGE)) return 0;
   return 1;
 }
 
 static int all_dead(const struct fc_region *r) { return r->ndead == r->total / FC_PAGE; }
 
-static int region_add(const struct fc_sys *sys, const struct fc_region *nr) {
-  /* The kernel just gave us this range, so anything recorded there is stale. */
+/* Is page p (inside r) still mapped by us? */
+static int owned(const struct fc_region *r, uintptr_t p) {
+  if (r->devdax) return !bit_get(r->released, granule_of(r, p));
+  if (p < r->ustart || p >= r->uend) return 1; /* padding */
+  return !bit_get(r->dead, (p - r->base) / FC_PAGE);
+}
+
+static struct fc_region *owner_of(uintptr_t p) {
+  for (size_t i = 0; i < tab_n; i++)
+    if (inside(&tab[i], p) && owned(&tab[i], p)) return &tab[i];
+  return NULL;
+}
+
+static int owns_any(const struct fc_region *r, uintptr_t a, uintptr_t e) {
+  if (a < r->base) a = r->base;
+  if (e > r->base + r->total) e = r->base + r->total;
+  for (uintptr_t p = a; p < e; p += FC_PAGE)
+    if (owned(r, p)) return 1;
+  return 0;
+}
+
+/* The kernel just placed a mapping on [a, e): a region that claims any of it as still ours
+ * is stale (unmapped behind our back, or replaced with MAP_FIXED): drop it, unmap nothing. */
+static void drop_stale(const struct fc_sys *sys, uintptr_t a, uintptr_t e) {
   for (size_t i = 0; i < tab_n;) {
-    if (overlaps(&tab[i], nr->base, nr->base + nr->total)) region_free(sys, i);
+    if (overlaps(&tab[i], a, e) && owns_any(&tab[i], a, e)) region_free(sys, &tab[i]);
     else i++;
   }
+}
+
+static int region_add(const struct fc_sys *sys, const struct fc_region *nr) {
+  drop_stale(sys, nr->base, nr->base + nr->total);
   int rc = tab_reserve(sys);
   if (rc) return rc;
   tab[tab_n++] = *nr;
@@ -287,13 +330,14 @@ int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, in
   fc_lock();
   /* Every mapping is tracked: which pages the caller has unmapped (to release the padding
    * and devdax granules at the right time), and so mremap can refuse to move or grow it. */
-  size_t npages = total / FC_PAGE;
+  size_t npages = total / FC_PAGE, ngran = (total + FC_GRANULE - 1) / FC_GRANULE;
   int rc = 0;
-  r.dead_len = round_up((npages + 7) / 8, FC_PAGE);
+  r.dead_len = round_up((npages + 7) / 8 + (ngran + 7) / 8, FC_PAGE);
   r.dead = anon(sys, r.dead_len);
   if (!r.dead) {
     rc = -ENOMEM;
   } else {
+    r.released = r.dead + (npages + 7) / 8;
     mark_dead(&r, r.base, r.ustart);
     mark_dead(&r, r.uend, r.base + r.total);
     rc = region_add(sys, &r);
@@ -312,6 +356,32 @@ static int sys_unmap(const struct fc_sys *sys, uintptr_t a, uintptr_t e) {
   return sys->munmap((void *)a, e - a) == 0 ? 0 : -errno;
 }
 
+/* Release the devdax granules of r overlapping [a, e) that are now completely dead. */
+static int release_granules(const struct fc_sys *sys, struct fc_region *r, uintptr_t a,
+                            uintptr_t e) {
+  int rc = 0;
+  uintptr_t rend = r->base + r->total;
+  uintptr_t run_a = 0, run_e = 0;
+  for (uintptr_t g = r->base + granule_of(r, a) * FC_GRANULE; g < e && g < rend;
+       g += FC_GRANULE) {
+    uintptr_t gend = g + FC_GRANULE < rend ? g + FC_GRANULE : rend;
+    size_t gi = granule_of(r, g);
+    if (bit_get(r->released, gi) || !range_dead(r, g, gend)) continue;
+    bit_set(r->released, gi);
+    r->nreleased++;
+    if (run_e == g) {
+      run_e = gend;
+    } else {
+      int x = sys_unmap(sys, run_a, run_e);
+      if (x && !rc) rc = x;
+      run_a = g;
+      run_e = gend;
+    }
+  }
+  int x = sys_unmap(sys, run_a, run_e);
+  return rc ? rc : x;
+}
+
 int fc_unmap(const struct fc_sys *sys, void *addr, size_t len) {
   uintptr_t a = (uintptr_t)addr;
   if (a % FC_PAGE || len == 0) {
@@ -320,72 +390,64 @@ int fc_unmap(const struct fc_sys *sys, void *addr, size_t len) {
   uintptr_t e = a + round_up(len, FC_PAGE);
   if (e < a) return -EINVAL;
   fc_lock();
-  if (tab_n == 0) {
+  int touches = 0;
+  for (size_t i = 0; i < tab_n && !touches; i++) touches = overlaps(&tab[i], a, e);
+  if (!touches) {
     fc_unlock();
     return sys_unmap(sys, a, e);
   }
-  int rc = 0, any_dax = 0;
-  for (size_t i = 0; i < tab_n; i++) {
-    if (!overlaps(&tab[i], a, e)) continue;
-    mark_dead(&tab[i], a, e);
-    if (tab[i].devdax) any_dax = 1;
-  }
-  if (!any_dax) {
-    rc = sys_unmap(sys, a, e);
-  } else {
-    /* Unmap [a, e) except the parts inside devdax regions (which cannot be split below the
-     * granule), walking the devdax regions in address order. */
-    uintptr_t cur = a;
-    for (;;) {
-      struct fc_region *next = NULL;
-      for (size_t i = 0; i < tab_n; i++) {
-        struct fc_region *r = &tab[i];
-        if (!r->devdax || !overlaps(r, cur, e)) continue;
-        if (!next || r->base < next->base) next = r;
-      }
-      if (!next) break;
-      if (next->base > cur) {
-        int x = sys_unmap(sys, cur, next->base);
-        if (x && !rc) rc = x;
-      }
-      /* release the whole granules of this region that are now completely dead */
-      uintptr_t ga = (a > next->base ? a : next->base);
-      ga = next->base + (ga - next->base) / FC_GRANULE * FC_GRANULE;
-      uintptr_t rend = next->base + next->total;
-      uintptr_t ge = e < rend ? e : rend;
-      uintptr_t run_a = 0, run_e = 0;
-      for (uintptr_t g = ga; g < ge; g += FC_GRANULE) {
-        uintptr_t gend = g + FC_GRANULE < rend ? g + FC_GRANULE : rend;
-        if (range_dead(next, g, gend)) {
-          if (run_e == g) run_e = gend;
-          else {
-            if (run_e > run_a) {
-              int x = sys_unmap(sys, run_a, run_e);
-              if (x && !rc) rc = x;
-            }
-            run_a = g;
-            run_e = gend;
-          }
+  int rc = 0;
+  uintptr_t cur = a;
+  while (cur < e) {
+    struct fc_region *r = owner_of(cur);
+    uintptr_t next;
+    if (!r) {
+      /* not ours: up to the next page we own */
+      next = cur + FC_PAGE;
+      while (next < e && !owner_of(next)) {
+        int in_some = 0;
+        uintptr_t jump = e;
+        for (size_t i = 0; i < tab_n; i++) {
+          if (inside(&tab[i], next)) in_some = 1;
+          else if (tab[i].base > next && tab[i].base < jump) jump = tab[i].base;
         }
+        next = in_some ? next + FC_PAGE : jump;
       }
-      if (run_e > run_a) {
-        int x = sys_unmap(sys, run_a, run_e);
-        if (x && !rc) rc = x;
-      }
-      cur = rend;
-      if (cur >= e) break;
-    }
-    if (cur < e) {
-      int x = sys_unmap(sys, cur, e);
+      int x = sys_unmap(sys, cur, next);
       if (x && !rc) rc = x;
+    } else if (r->devdax) {
+      uintptr_t rend = r->base + r->total < e ? r->base + r->total : e;
+      next = cur;
+      while (next < rend && owned(r, next)) next += FC_PAGE;
+      mark_dead(r, cur, next);
+      int x = release_granules(sys, r, cur, next);
+      if (x && !rc) rc = x;
+    } else if (cur < r->ustart || cur >= r->uend) {
+      /* padding: stays until the region dies */
+      next = cur < r->ustart ? r->ustart : r->base + r->total;
+      if (next > e) next = e;
+    } else {
+      uintptr_t lim = r->uend < e ? r->uend : e;
+      next = cur;
+      while (next < lim && owned(r, next)) next += FC_PAGE;
+      int x = sys_unmap(sys, cur, next);
+      if (x && !rc) rc = x;
+      mark_dead(r, cur, next);
     }
+    cur = next;
   }
-  /* Drop regions that are completely dead; unmap what is left of them (the padding). */
+  /* Regions with nothing of the caller's left: unmap the padding (image files; devdax
+   * granules went as they died) and forget them. */
   for (size_t i = 0; i < tab_n;) {
     struct fc_region *r = &tab[i];
-    if (overlaps(r, a, e) && all_dead(r)) {
-      if (!r->devdax) sys_unmap(sys, r->base, r->base + r->total);
-      region_free(sys, i);
+    int gone = r->devdax ? r->nreleased == (r->total + FC_GRANULE - 1) / FC_GRANULE
+                         : all_dead(r);
+    if (overlaps(r, a, e) && gone) {
+      if (!r->devdax) {
+        sys_unmap(sys, r->base, r->ustart);
+        sys_unmap(sys, r->uend, r->base + r->total);
+      }
+      region_free(sys, r);
     } else {
       i++;
     }
@@ -398,10 +460,7 @@ void fc_forget(const struct fc_sys *sys, void *addr, size_t len) {
   uintptr_t a = (uintptr_t)addr, e = a + round_up(len, FC_PAGE);
   if (fc_region_count() == 0) return;
   fc_lock();
-  for (size_t i = 0; i < tab_n;) {
-    if (overlaps(&tab[i], a, e)) region_free(sys, i);
-    else i++;
-  }
+  drop_stale(sys, a, e);
   fc_unlock();
 }
 
@@ -458,7 +517,7 @@ int fc_overlaps_region(void *addr, size_t len) {
   int hit = 0;
   fc_lock();
   for (size_t i = 0; i < tab_n && !hit; i++)
-    if (overlaps(&tab[i], a, e)) hit = 1;
+    if (overlaps(&tab[i], a, e) && owns_any(&tab[i], a, e)) hit = 1;
   fc_unlock();
   return hit;
 }

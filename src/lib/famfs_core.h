@@ -56,6 +56,8 @@ struct fc_region {
   int devdax;       /* pieces of a devdax vma cannot be unmapped below the granule */
   uint8_t *dead;    /* one bit per page of [base, base+total): the caller unmapped it */
   size_t ndead;     /* bits set */
+  uint8_t *released; /* one bit per granule: unmapped (devdax) */
+  size_t nreleased;
   size_t dead_len;  /* bytes of the bitmap mapping */
 };
 
@@ -73,10 +75,11 @@ FC_HIDDEN int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int
  * Returns 0 or -errno. */
 FC_HIDDEN int fc_unmap(const struct fc_sys *sys, void *addr, size_t len);
 
-/* Forget regions overlapping [addr, addr+len) without unmapping (MAP_FIXED replaced them). */
+/* The kernel placed a new mapping on [addr, addr+len): forget regions that claimed any of it
+ * (stale, or replaced with MAP_FIXED), without unmapping anything. */
 FC_HIDDEN void fc_forget(const struct fc_sys *sys, void *addr, size_t len);
 
-/* Does [addr, addr+len) touch a mapping made by fc_map_range? */
+/* Does [addr, addr+len) touch pages still mapped by fc_map_range? */
 FC_HIDDEN int fc_overlaps_region(void *addr, size_t len);
 
 /* Number of regions in the table (cheap; for fast paths and tests). */

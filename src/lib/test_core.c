@@ -142,6 +142,18 @@ static void test_map(int img) {
   CHECK(famfs_munmap(p, 0x1000) == 0);
   CHECK(!mapped(granule));
 
+  /* a hole the kernel hands out again is left alone when the rest of the region goes */
+  CHECK(famfs_mmap_map(m, img, 0x3000, 0x2000, PROT_READ, MAP_SHARED, &p) == 0);
+  granule = (char *)((uintptr_t)p & ~(uintptr_t)(2 * MiB - 1));
+  char *hole = (char *)p + 0x1000;
+  CHECK(famfs_munmap(hole, 0x1000) == 0 && !mapped(hole));
+  void *q = mmap(hole, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                 -1, 0);
+  CHECK(q == hole);
+  CHECK(famfs_munmap(p, 0x1000) == 0);
+  CHECK(!mapped(granule) && !mapped(p) && mapped(hole));
+  CHECK(famfs_munmap(hole, 4096) == 0 && !mapped(hole));
+
   /* beyond the allocation */
   CHECK(famfs_mmap_map(m, img, 0x400000, 0x300000, PROT_READ, MAP_SHARED, &p) == -ENXIO);
   CHECK(famfs_mmap_map(m, img, 0x1001, 0x1000, PROT_READ, MAP_SHARED, &p) == -EINVAL);
@@ -164,11 +176,47 @@ static void test_map(int img) {
   famfs_free_map(m);
 }
 
+/* Device-DAX bookkeeping, with /dev/zero standing in for a character device: pages are
+ * retired, and a granule goes only when all of its pages are retired. */
+static void test_devdax_rules(void) {
+  int z = open("/dev/zero", O_RDWR);
+  if (z < 0) { perror("/dev/zero"); failures++; return; }
+  struct famfs_map *m = parse("famfs-fmap 1\nsize 0x600000\nsimple 1\n0x200000 0x600000\n");
+  void *p = NULL;
+  CHECK(m && famfs_mmap_map(m, z, 0, 6 * MiB, PROT_READ, MAP_SHARED, &p) == 0);
+  if (p) {
+    char *c = p;
+    CHECK(famfs_munmap(c + 3 * MiB, 4096) == 0);
+    CHECK(mapped(c + 3 * MiB));                       /* retired, granule kept */
+    CHECK(famfs_munmap(c + 2 * MiB, 1 * MiB) == 0);
+    CHECK(mapped(c + 2 * MiB));
+    CHECK(famfs_munmap(c + 3 * MiB, 1 * MiB) == 0);   /* again over the retired page: fine */
+    CHECK(!mapped(c + 2 * MiB) && !mapped(c + 3 * MiB) && mapped(c) && mapped(c + 4 * MiB));
+    /* the released granule is reused by someone else; unmapping our rest leaves it alone */
+    void *q = mmap(c + 2 * MiB, 2 * MiB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    CHECK(q == c + 2 * MiB);
+    CHECK(famfs_munmap(c, 2 * MiB) == 0 && famfs_munmap(c + 4 * MiB, 2 * MiB) == 0);
+    CHECK(!mapped(c) && !mapped(c + 4 * MiB) && mapped(c + 2 * MiB));
+    munmap(q, 2 * MiB);
+  }
+  /* a window with padding: the granule goes with its last caller page */
+  CHECK(m && famfs_mmap_map(m, z, 0x203000, 0x2000, PROT_READ, MAP_SHARED, &p) == 0);
+  if (p) {
+    char *g = (char *)((uintptr_t)p & ~(uintptr_t)(2 * MiB - 1));
+    CHECK(famfs_munmap(p, 0x1000) == 0 && mapped(p) && mapped(g));
+    CHECK(famfs_munmap((char *)p + 0x1000, 0x1000) == 0 && !mapped(p) && !mapped(g));
+  }
+  famfs_free_map(m);
+  close(z);
+}
+
 int main(void) {
   test_parse();
   int img = make_image(64 * MiB);
   test_map(img);
   close(img);
+  test_devdax_rules();
   struct famfs_map *m = NULL;
   CHECK(famfs_get_map("/proc/self/status", &m) == FAMFS_ENOTFAMFS && errno == ENOTSUP);
   if (failures) {
