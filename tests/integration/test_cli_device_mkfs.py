@@ -304,3 +304,13 @@ def test_mkfs_refuses_a_mounted_device_even_with_force(master):
         assert p.returncode == 2, args
         assert "is mounted at" in p.stderr and master.mpt in p.stderr
     assert omf.read_at(master.image, 0, 200) == before
+
+
+def test_mkfs_compat_flags_and_set_daxmode_on_an_image(image, host):
+    # -M only acts on a device-dax device in system-ram mode; the others are upstream no-ops.
+    p = mkfs(host, image, "-M", "-D", "-F", "--fuse", "--verbose")
+    assert p.returncode == 0, p.stderr
+    assert "image file" in p.stdout          # --verbose says what it is working on
+    assert_fresh_fs(image, host)
+    p = mkfs(host, image, "--no-such-option")
+    assert p.returncode == 1
