@@ -941,8 +941,11 @@ void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_
     off += n;
   }
 
+  const bool debug = std::getenv("FAMFS_CP_DEBUG") != nullptr;
+  auto t_start = std::chrono::steady_clock::now();
   const char* env = std::getenv("FAMFS_CP_PREFETCH");
-  bool prefetch = pieces.size() > 2 && !(env && std::string_view(env) == "0");
+  // Opt-in: on a busy 2-CPU machine the helper thread costs more than it saves (measured).
+  bool prefetch = pieces.size() > 2 && env && std::string_view(env) == "1";
   const char* src = nullptr;
   if (method != CopyMethod::Read && size > 0) {
     void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | (prefetch ? 0 : MAP_POPULATE), fd, 0);
@@ -961,6 +964,7 @@ void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_
     }
   } unmap{src, size};
 
+  auto t_mapped = std::chrono::steady_clock::now();
   std::optional<Prefetcher> pf;
   if (prefetch) {
     populate(pieces[0].dst, pieces[0].len, MADV_POPULATE_WRITE);
@@ -1001,6 +1005,14 @@ void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_
     if (progress) progress->add_bytes(pc.len);
   }
   dax::store_fence();
+  if (debug) {
+    using sec = std::chrono::duration<double>;
+    auto t_end = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "famfs cp: %s: %llu bytes, method %d, prefetch %d: map %.3f s, copy %.3f s (%.2f GB/s)\n",
+                 src_name.c_str(), (unsigned long long)size, int(method), int(prefetch),
+                 sec(t_mapped - t_start).count(), sec(t_end - t_mapped).count(),
+                 double(size) / sec(t_end - t_mapped).count() / 1e9);
+  }
 }
 
 void random_fill_fmap(std::span<std::byte> dev, const Fmap& fmap, uint64_t size, uint64_t seed,
