@@ -61,6 +61,8 @@ vm_init() {
   if ! flock -n "$VM_LOCKFD"; then
     vm_log "waiting for another VM test to finish"
     flock -w 1200 "$VM_LOCKFD" || { echo "could not get the VM test lock"; exit 1; }
+    vm_log "got the lock after $((SECONDS - VM_T0)) s; timing from here"
+    VM_T0=$SECONDS
   fi
   # Leftovers of VM tests that were SIGKILLed (their pools end in -PID.img; work dirs hold vm.pid)
   local f pid
