@@ -385,3 +385,33 @@ sys.exit(1 if errs else 0)
     out = subprocess.run(["/usr/bin/python3", "-c", code, path], capture_output=True, text=True,
                          timeout=120, env=dict(os.environ, LD_PRELOAD=preload_lib()))
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_preload_fork(master):
+    """A zero-copy mapping is inherited across fork; the child's munmap leaves the parent's."""
+    path = create_file(master, "fork.dat", 4 * MiB + 4096, seed=31)
+    code = r"""
+import mmap, os, sys
+want = open(sys.argv[1], 'rb').read()
+f = open(sys.argv[1], 'rb')
+m = mmap.mmap(f.fileno(), 4096, access=mmap.ACCESS_READ, offset=3 << 20)   # a window: padding
+assert any(sys.argv[2] in l for l in open('/proc/self/maps'))
+pid = os.fork()
+if pid == 0:
+    ok = m[:64] == want[3 << 20:(3 << 20) + 64]
+    m.close()
+    n = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    ok = ok and n[-100:] == want[-100:]
+    n.close()
+    os._exit(0 if ok else 1)
+_, st = os.waitpid(pid, 0)
+assert st == 0, st
+assert m[:64] == want[3 << 20:(3 << 20) + 64]
+m.close()
+assert not any(sys.argv[2] in l for l in open('/proc/self/maps')), 'padding left behind'
+print('ok')
+"""
+    out = subprocess.run(["/usr/bin/python3", "-c", code, path, master.image],
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, LD_PRELOAD=preload_lib()))
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
