@@ -1,6 +1,6 @@
 /* famfs-mmap-bench: read bandwidth of a famfs file through different mappings.
  *
- *   famfs-mmap-bench FILE MODE... [--passes N] [--touches N] [--seed S]
+ *   famfs-mmap-bench FILE MODE... [--passes N] [--touches N] [--seed S] [--map-ops N]
  *
  * MODE: raw  plain mmap of the same bytes of the device/image file (the baseline; the file's
  *            map must be a single extent)
@@ -12,7 +12,9 @@
  * (--touches pages) in every mode, rotating the order. Prints the medians per mode and test:
  *   RESULT <mode> <seq|rand4k> <GB/s per CPU second> <GB/s wall>
  * (GB = 1e9 bytes; CPU time of the measuring thread, because the machine is shared and wall
- * time counts time spent descheduled). Reads sum 64-bit words so nothing is optimised away. */
+ * time counts time spent descheduled). Reads sum 64-bit words so nothing is optimised away.
+ * --map-ops N: then time N cycles of (open,) map a 2 MiB window, touch a byte, unmap, per mode:
+ *   MAPOPS <mode> <CPU us per cycle> <wall us per cycle>   (sys: includes the open and close) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -111,18 +113,19 @@ static double median(double *v, int n) {
 int main(int argc, char **argv) {
   const char *file = NULL;
   const char *modes[8];
-  int nmodes = 0, passes = 3;
+  int nmodes = 0, passes = 3, map_ops = 0;
   size_t touches = 1u << 20;
   uint64_t seed = 42;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--passes") && i + 1 < argc) passes = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--touches") && i + 1 < argc) touches = strtoull(argv[++i], 0, 0);
     else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], 0, 0);
+    else if (!strcmp(argv[i], "--map-ops") && i + 1 < argc) map_ops = atoi(argv[++i]);
     else if (!file) file = argv[i];
     else if (nmodes < 8) modes[nmodes++] = argv[i];
   }
   if (!file || !nmodes || passes < 1 || passes > 64) {
-    fprintf(stderr, "usage: %s FILE raw|lib|sys... [--passes N] [--touches N] [--seed S]\n",
+    fprintf(stderr, "usage: %s FILE raw|lib|sys... [--passes N] [--touches N] [--seed S] [--map-ops N]\n",
             argv[0]);
     return 2;
   }
@@ -211,6 +214,37 @@ int main(int argc, char **argv) {
     else if (!strcmp(x->mode, "lib")) famfs_munmap(x->base, len);
     else munmap(x->base, len);
     if (x->fd >= 0) close(x->fd);
+  }
+  /* Cost of making a mapping: map a 2 MiB window at rotating offsets, touch a byte, unmap. */
+  for (int k = 0; k < nmodes && map_ops > 0; k++) {
+    const char *mode = modes[k];
+    size_t win = 2u << 20, nwin = len / win;
+    int dfd = -1;
+    if (!strcmp(mode, "raw")) dfd = open(m->device, O_RDONLY);
+    struct stamp t0 = now();
+    for (int i = 0; i < map_ops; i++) {
+      uint64_t off = (uint64_t)(i % (int)(nwin ? nwin : 1)) * win;
+      char *p = NULL;
+      if (!strcmp(mode, "raw")) {
+        p = mmap(NULL, win, PROT_READ, MAP_SHARED, dfd, (off_t)(m->extents[0].offset + off));
+      } else if (!strcmp(mode, "lib")) {
+        void *v;
+        if (famfs_mmap(file, off, win, PROT_READ, MAP_SHARED, &v) == 0) p = v;
+        else p = MAP_FAILED;
+      } else {
+        int fd = open(file, O_RDONLY);
+        p = mmap(NULL, win, PROT_READ, MAP_SHARED, fd, (off_t)off);
+        close(fd);
+      }
+      if (p == MAP_FAILED || !p) { perror("map-ops"); return 1; }
+      sink += (unsigned char)p[i % 4096];
+      if (!strcmp(mode, "lib")) famfs_munmap(p, win);
+      else munmap(p, win);
+    }
+    struct stamp t1 = now();
+    if (dfd >= 0) close(dfd);
+    printf("MAPOPS %s %.1f %.1f\n", mode, (t1.cpu - t0.cpu) / map_ops * 1e6,
+           (t1.wall - t0.wall) / map_ops * 1e6);
   }
   famfs_free_map(m);
   return 0;
