@@ -269,3 +269,19 @@ def test_cp_progress_bar_only_on_a_terminal(master, srcdir):
     else:
         assert "famfs cp [" not in out     # too fast to need one
     assert os.stat(os.path.join(master.mpt, "loud")).st_size == 1536 * MiB
+
+
+def test_cp_tree_with_symlinks(master, srcdir):
+    tree = os.path.join(srcdir, "t")
+    os.makedirs(os.path.join(tree, "real"))
+    write(os.path.join(tree, "real", "f"), b"file data")
+    os.symlink("real", os.path.join(tree, "dirlink"))          # would loop / duplicate: skipped
+    os.symlink("real/f", os.path.join(tree, "filelink"))       # followed: copied as a file
+    os.symlink(tree, os.path.join(tree, "real", "loop"))       # a cycle: skipped
+    p = master.famfs("cp", "-r", tree, master.mpt, check=False)
+    assert p.returncode == 1
+    assert "symbolic link to a directory" in p.stderr
+    m = os.path.join(master.mpt, "t")
+    assert sorted(os.listdir(m)) == ["filelink", "real"]
+    assert read(os.path.join(m, "filelink")) == b"file data"
+    assert os.listdir(os.path.join(m, "real")) == ["f"]
