@@ -164,6 +164,9 @@ static size_t tab_count; /* read without the lock for fast paths */
 void fc_lock(void) { pthread_mutex_lock(&tab_lock); }
 void fc_unlock(void) { pthread_mutex_unlock(&tab_lock); }
 
+/* A fork while another thread holds the table lock must not leave the child locked out. */
+__attribute__((constructor)) static void fc_init(void) { pthread_atfork(fc_lock, fc_unlock, fc_unlock); }
+
 size_t fc_region_count(void) { return __atomic_load_n(&tab_count, __ATOMIC_ACQUIRE); }
 
 static void publish_count(void) { __atomic_store_n(&tab_count, tab_n, __ATOMIC_RELEASE); }

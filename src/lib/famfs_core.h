@@ -91,7 +91,7 @@ FC_HIDDEN int fc_read_fd(int fd, struct fc_map *m, char *dev, size_t devsz);
 /* Open the device for reading (and writing); *devdax = 1 for a character device. fd or -errno. */
 FC_HIDDEN int fc_open_device(const char *dev, int writable, int *devdax);
 
-/* Lock handling around fork (registered by the users of the core). */
+/* The table lock (held around fork by an atfork handler the core registers itself). */
 FC_HIDDEN void fc_lock(void);
 FC_HIDDEN void fc_unlock(void);
 

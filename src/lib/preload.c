@@ -96,9 +96,6 @@ static void note(const char *fmt, ...) {
   (void)w;
 }
 
-static void at_prepare(void) { fc_lock(); }
-static void at_release(void) { fc_unlock(); }
-
 static void init(void) {
   int expected = 0;
   if (!__atomic_compare_exchange_n(&init_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
@@ -111,7 +108,6 @@ static void init(void) {
   __atomic_store_n(&next_mmap64, (mmap_fn)dlsym(RTLD_NEXT, "mmap64"), __ATOMIC_RELEASE);
   __atomic_store_n(&next_munmap, (munmap_fn)dlsym(RTLD_NEXT, "munmap"), __ATOMIC_RELEASE);
   __atomic_store_n(&next_mremap, (mremap_fn)dlsym(RTLD_NEXT, "mremap"), __ATOMIC_RELEASE);
-  pthread_atfork(at_prepare, at_release, at_release);
   in_shim--;
   __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 }
