@@ -72,6 +72,29 @@ def test_store_on_A_seen_by_B_at_once(master, client, probes, mode, preload):
         assert e.value.code in (-13, -1, -30), e.value
 
 
+def test_mmap_fd_respects_open_mode(master, probes):
+    path = create_file(master, "fd.dat", 4 * MiB, seed=17)
+    L = probes("lib")
+    with pytest.raises(ProbeError) as e:
+        L.mapfd(path, 0, 4 * MiB, "rw", "ro")      # writable mapping of an O_RDONLY fd
+    assert e.value.code == -13, e.value
+    i, _ = L.mapfd(path, 0, 4 * MiB, "r", "ro")
+    assert L.read(i, 4 * MiB - 8, 8) == fh.pattern(17, 4 * MiB)[-8:]
+    j, _ = L.mapfd(path, 2 * MiB, 2 * MiB, "rw", "rw")
+    L.write(j, 0, b"via-fd")
+    assert L.read(i, 2 * MiB, 6) == b"via-fd"
+    # not a famfs file: a distinct code
+    fd, tmp = tempfile.mkstemp(dir="/dev/shm", prefix="famfs-mmap-nf-")
+    os.write(fd, b"x" * 4096)
+    os.close(fd)
+    try:
+        with pytest.raises(ProbeError) as e:
+            L.mapfd(tmp, 0, 4096, "r", "ro")
+        assert e.value.code == -4001 and "errno=95" in e.value.text, e.value
+    finally:
+        os.unlink(tmp)
+
+
 def test_getmap_matches_xattr(master, probes):
     path = create_file(master, "m.dat", 3 * MiB + 5)
     P = probes("lib")

@@ -8,6 +8,8 @@
  *
  * Commands (one per line; each answers one line, "ok ..." or "err <code> <text>"):
  *   map PATH OFF LEN r|rw        -> ok <index> <address>
+ *   mapfd PATH OFF LEN r|rw ro|rw -> ok <index> <address> (libfamfs famfs_mmap_fd on a file
+ *                                   opened O_RDONLY (ro) or O_RDWR (rw))
  *   read I OFF LEN               -> ok <hex>            (OFF relative to the mapping start)
  *   write I OFF HEX              -> ok
  *   unmap I OFF LEN              -> ok                  (part or all of mapping I)
@@ -71,6 +73,25 @@ static void cmd_map(char *path, uint64_t off, size_t len, const char *prot_s) {
     int e = errno;
     close(fd);
     if (addr == MAP_FAILED) return reply_err(-e, strerror(e));
+  }
+  maps[nmaps].addr = addr;
+  maps[nmaps].len = len;
+  printf("ok %d %p\n", nmaps, addr);
+  nmaps++;
+}
+
+static void cmd_mapfd(char *path, uint64_t off, size_t len, const char *prot_s,
+                      const char *mode_s) {
+  int prot = strcmp(prot_s, "rw") == 0 ? PROT_READ | PROT_WRITE : PROT_READ;
+  if (nmaps >= MAXMAPS) return reply_err(-ENOMEM, "too many mappings");
+  int fd = open(path, strcmp(mode_s, "rw") == 0 ? O_RDWR : O_RDONLY);
+  if (fd < 0) return reply_err(-errno, strerror(errno));
+  void *addr = NULL;
+  int rc = famfs_mmap_fd(fd, off, len, prot, MAP_SHARED, &addr);
+  close(fd);
+  if (rc) {
+    printf("err %d %s errno=%d | %s\n", rc, famfs_strerror(rc), errno, famfs_last_error());
+    return;
   }
   maps[nmaps].addr = addr;
   maps[nmaps].len = len;
@@ -191,6 +212,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "quit")) break;
     if (!strcmp(cmd, "map") && sscanf(line, "%*s %4095s %lli %lli %4095s", a, &x, &y, b) == 4)
       cmd_map(a, x, y, b);
+    else if (!strcmp(cmd, "mapfd") &&
+             sscanf(line, "%*s %4095s %lli %lli %4095s %15s", a, &x, &y, b, cmd) == 5)
+      cmd_mapfd(a, x, y, b, cmd);
     else if (!strcmp(cmd, "read") && sscanf(line, "%*s %d %lli %lli", &i, &x, &y) == 3)
       cmd_read(i, x, y);
     else if (!strcmp(cmd, "write") && sscanf(line, "%*s %d %lli %4095s", &i, &x, a) == 3)

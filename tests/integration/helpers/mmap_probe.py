@@ -64,6 +64,10 @@ class Probe:
         idx, addr = self.cmd("map %s %d %d %s" % (path, off, length, prot)).split()
         return int(idx), int(addr, 16)
 
+    def mapfd(self, path, off, length, prot="r", openmode="ro"):
+        idx, addr = self.cmd("mapfd %s %d %d %s %s" % (path, off, length, prot, openmode)).split()
+        return int(idx), int(addr, 16)
+
     def read(self, i, off, n):
         return bytes.fromhex(self.cmd("read %d %d %d" % (i, off, n)))
 
