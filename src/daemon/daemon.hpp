@@ -98,6 +98,7 @@ class Daemon {
   void poller_main();
   void flush_invalidations();
   void update_space();
+  void tune_readahead();
   bool fill_stat(Ino ino, struct stat* st) const; // caller holds table_mu (shared)
   std::string status_json();
   std::string fmap_text(const Inode& n) const;
