@@ -91,8 +91,9 @@ FsckReport run_fsck(std::span<const std::byte> device, const Uuid* system_uuid,
             " before it. Run `famfs logplay` on a mount to see what is served; entries after "
             "it are lost unless the device is repaired, and the master refuses to append");
   }
+  // The damaged entry is also one of the bitmap's bad entries: do not report it twice.
   const uint64_t other_bad =
-      r.bitmap.bad_entries - (r.replay.damage && r.bitmap.first_bad_index ? 1 : 0);
+      r.bitmap.bad_entries - (r.replay.damage && r.bitmap.bad_entries > 0 ? 1 : 0);
   if (other_bad > 0)
     problem(plural(other_bad, "more log entry fails", "more log entries fail") +
             " the seqnum/CRC check; the allocator treats their space as free, so it may be "

@@ -40,7 +40,7 @@ std::string damage_reason(std::span<const std::byte> device, uint64_t slot) {
            std::to_string(slot);
   const uint64_t crc = log_entry_crc(e);
   if (crc != e.famfs_log_entry_crc)
-    return "CRC mismatch (stored " + hex(e.famfs_log_entry_crc) + ", computed " + hex(crc) + ")";
+    return "CRC mismatch: stored " + hex(e.famfs_log_entry_crc) + ", computed " + hex(crc);
   // Valid on this third look: it was being written while we read. Still report what we saw.
   return "entry changed while being read (torn read of an append in progress)";
 }

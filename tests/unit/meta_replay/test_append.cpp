@@ -166,3 +166,10 @@ TEST_CASE("the writer refuses a damaged log or header", "[append]") {
     CHECK(err == EUCLEAN);
   }
 }
+
+TEST_CASE("the writer refuses a span that does not cover the log", "[append]") {
+  TestFs fs;
+  int err = 0;
+  error_of([&] { LogWriter w(fs.span().first(4 * kMiB), fs.geo, CacheOps{}); }, &err);
+  CHECK(err == EINVAL);
+}

@@ -236,3 +236,18 @@ TEST_CASE("build_bitmap counts files, dirs, collisions, bad entries, out of boun
   CHECK(s.sum_file_sizes == 3 * kMiB + 400);
   CHECK(bb.bitmap.count_set() == 5 + 4);
 }
+
+TEST_CASE("build_bitmap on truncated spans and a bad header reads nothing outside", "[bitmap]") {
+  TestFs fs;
+  fs.file("a", 100, {{0xA00000, kAU}});
+  fs.file("b", 100, {{0xC00000, kAU}});
+  // The span ends inside slot 1: only slot 0 is looked at.
+  BitmapBuild cut = build_bitmap(fs.cspan().first(omf::log_slot_offset(1) + 10), fs.geo,
+                                 CacheOps{});
+  CHECK(cut.stats.entries_used == 1);
+  CHECK(cut.stats.files == 1);
+  fs.log()[3] ^= std::byte{1}; // header magic gone: only the reserved range is set
+  BitmapBuild bad = build_bitmap(fs.cspan(), fs.geo, CacheOps{});
+  CHECK(bad.stats.entries_used == 0);
+  CHECK(bad.bitmap.count_set() == 5);
+}
