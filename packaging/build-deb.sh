@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 log() { echo "build-deb: $*" >&2; }
+is_elf() { [ "$(head -c4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 
 need_pkgs() { # install the Debian packages that are missing
   local missing=() p
@@ -50,12 +51,12 @@ need_pkgs() { # install the Debian packages that are missing
 
 if [ "$install_deps" -eq 1 ]; then
   need_pkgs meson ninja-build pkg-config g++ libfuse3-dev fuse3 libdaxctl-dev libndctl-dev \
-            libspdlog-dev libcli11-dev zlib1g-dev uuid-dev dpkg-dev file
+            libspdlog-dev libcli11-dev zlib1g-dev uuid-dev dpkg-dev binutils
 fi
 
 if [ "$reuse" -eq 1 ]; then
   [ -f "$builddir/build.ninja" ] || { log "$builddir is not a meson build directory"; exit 1; }
-  need_pkgs dpkg-dev file 2>/dev/null || true
+  need_pkgs dpkg-dev binutils
 else
   # Build with prefix /usr (the paths baked into the unit and the mount helper depend on it).
   work_setup_log=$(mktemp)
@@ -188,7 +189,7 @@ COPYRIGHT
     "$pkg" "$version" "$maintainer" "$changelog_date" | gzip -9n > "$t/usr/share/doc/$pkg/changelog.gz"
   find "$t/usr/share/doc/$pkg" -name '*.md' -size +4k -exec gzip -9n {} +
   while IFS= read -r f; do
-    if file -b "$f" | grep -q 'ELF.*not stripped'; then
+    if is_elf "$f"; then
       strip --strip-unneeded --remove-section=.comment --remove-section=.note "$f"
     fi
   done < <(find "$t" -type f \( -perm -u+x -o -name '*.so*' \))
@@ -210,7 +211,7 @@ printf 'libfamfs 1 libfamfs1 (>= %s)\n' "$version" > "$work/shlibs.local"
 shlibdeps() { # PKG
   local t=$work/$1 f elves=() out
   while IFS= read -r f; do
-    file -b "$f" | grep -q '^ELF' && elves+=("$f")
+    is_elf "$f" && elves+=("$f")
   done < <(find "$t" -type f \( -perm -u+x -o -name '*.so*' \))
   [ ${#elves[@]} -gt 0 ] || return 0
   mkdir -p "$work/shlibdeps/debian"

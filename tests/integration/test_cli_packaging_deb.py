@@ -88,6 +88,7 @@ def test_contents(deb):
         "/usr/bin/famfs", "/usr/sbin/mkfs.famfs", "/usr/bin/famfs-fused",
         "/sbin/mount.famfs", "/sbin/mount.fuse.famfs",
         "/lib/systemd/system/famfs@.service", "/usr/libexec/famfs/famfs-service",
+        "/lib/udev/rules.d/60-famfs-dax.rules",
         "/usr/share/man/man8/famfs.8.gz", "/usr/share/man/man8/mkfs.famfs.8.gz",
         "/usr/share/man/man8/famfs-fused.8.gz", "/usr/share/man/man8/mount.famfs.8.gz",
         "/usr/share/man/man8/mount.fuse.famfs.8.gz",
