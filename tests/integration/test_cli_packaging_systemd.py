@@ -226,3 +226,25 @@ def test_service_start_fails_clearly(tmp_path):
     # stop and cleanup of something not mounted: nothing to do, success.
     assert _service("stop", mpt, env).returncode == 0
     assert _service("cleanup", mpt, env).returncode == 0
+
+
+def test_fstab_line_makes_a_valid_mount_unit(tmp_path):
+    """The documented fstab line, through systemd's fstab generator, gives a mount unit that
+    runs mount -t famfs with the options (which mount.famfs then translates)."""
+    gen = "/lib/systemd/system-generators/systemd-fstab-generator"
+    sa = shutil.which("systemd-analyze")
+    if not os.path.exists(gen) or sa is None:
+        print("SKIP: systemd (fstab generator) not installed")
+        pytest.skip("systemd not installed")
+    fstab = tmp_path / "fstab"
+    fstab.write_text("/dev/dax0.0  /mnt/famfs  famfs  defaults,nofail,refresh_ms=5  0 0\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, SYSTEMD_FSTAB=str(fstab), SYSTEMD_PROC_CMDLINE="")
+    subprocess.run([gen, str(out), str(out), str(out)], env=env, check=True, timeout=60)
+    unit = out / "mnt-famfs.mount"
+    text = unit.read_text()
+    assert "What=/dev/dax0.0" in text and "Where=/mnt/famfs" in text
+    assert "Type=famfs" in text and "Options=defaults,nofail,refresh_ms=5" in text
+    r = subprocess.run([sa, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
