@@ -46,6 +46,16 @@ vm_start famfs-a "$POOL" "$COMMON"'
   run p2-mmapwrite daxmark mmapwrite $M/shared 4100 TWO || fail "mmap write to a famfs file"
   tree >out/tree2-a; sums >out/sums2-a
   vmsync post phase2
+  vmsync wait b-checked 120 || fail "B did not finish its checks"
+  # Phase 3: restart the master (B stays mounted), check that replay from the device gives the
+  # same files, and append once more.
+  run umount-a1 famfs umount $M || fail "famfs umount (restart)"
+  run mount-a2 famfs mount /dev/dax0.0 $M || fail "famfs mount (restart)"
+  sums >out/sums3-a
+  run p3-creat famfs creat -s 2m -r -S 41 $M/dir2/after-restart || fail "famfs creat after the restart"
+  sums >out/sums4-a
+  stat -c "%a" $M/.meta/.log $M/.meta/.superblock >out/meta-modes-a
+  vmsync post phase3
   vmsync wait b-done 120 || fail "B did not finish"
   run umount-a famfs umount $M || fail "famfs umount"
   grep -q " $M " /proc/mounts && fail "still mounted after famfs umount"
@@ -81,6 +91,15 @@ vm_start famfs-b "$POOL" "$COMMON"'
   daxmark xattr $M user.famfs.status >out/status-b.json
   famfs fsck /dev/dax0.0 >out/fsck-mounted.txt 2>&1; echo $? >out/fsck-mounted.rc
   famfs fsck --json $M >out/fsck-mpt.json 2>out/fsck-mpt.err; echo $? >out/fsck-mpt.rc
+  vmsync post b-checked
+  vmsync until 120 test -e $M/dir2/after-restart | tee out/appear3-b.txt
+  vmsync wait phase3 120 || fail "A did not append after its restart"
+  run verify41-b famfs verify -S 41 -f $M/dir2/after-restart
+  sums >out/sums3-b
+  # The meta files served by FUSE = the device bytes (compared with the pool file on the host)
+  stat -c "%a %s" $M/.meta/.log $M/.meta/.superblock >out/meta-modes-b
+  sha256sum <$M/.meta/.superblock | cut -c1-64 >out/meta-sb-b
+  sha256sum <$M/.meta/.log | cut -c1-64 >out/meta-log-b
   vmsync post b-done
   run umount-b famfs umount $M || fail "famfs umount (client)"
   grep -q " $M " /proc/mounts && fail "still mounted after famfs umount"
@@ -143,13 +162,28 @@ check_json fsck-mpt.json "j['role'] == 'client' and j['entries_used'] == 11 and 
   and j['clean'] is True and j['system_uuid'] == '$(out sysuuid-a | tr -d '\0 \n')'" \
   "B: fsck --json of the mount point: client, 11 entries, 8 files, 3 directories, clean"
 
+echo "-- phase 3: the master restarts while the client stays mounted, then appends"
+check "$(out umount-a1.rc)$(out mount-a2.rc)" 00 "A: famfs umount + famfs mount again"
+check "$(out sums3-a)" "$(out sums2-a)" "A: after the restart (replay from the device) the same files and bytes"
+check_grep "after [0-9.]+s: test -e /mnt/famfs/dir2/after-restart" appear3-b.txt "B: the file A made after its restart appeared with no command"
+check "$(out verify41-b.rc)" 0 "B: famfs verify -S 41 of it"
+check "$(out sums3-b)" "$(out sums4-a)" "B reads the same bytes as A after A's restart and append"
+check "$(out meta-modes-a)" "644
+444" "A (master): .meta/.log 0644, .meta/.superblock 0444"
+check "$(out meta-modes-b)" "444 8388608
+444 2097152" "B (client): .meta/.log 0444 (8 MiB), .meta/.superblock 0444 (2 MiB)"
+pool_sha() { "$VM_PYTHON" -c 'import hashlib,sys
+f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())' "$POOL" "$@"; }
+check "$(out meta-sb-b)" "$(pool_sha $((0x200000)) $((0x200000)))" "B: .meta/.superblock = pool bytes [0x200000, 0x400000) (dax [0, 2 MiB))"
+check "$(out meta-log-b)" "$(pool_sha $((0x400000)) $((0x800000)))" "B: .meta/.log = pool bytes [0x400000, 0xc00000) (the 8 MiB log)"
+
 echo "-- unmount"
 check "$(out umount-a.rc)" 0 "A: famfs umount"
 check "$(out umount-b.rc)" 0 "B: famfs umount"
 
-echo "-- host: byte checks of the pool file (11 log entries)"
-check_pool "$POOL" --entries 11 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
+echo "-- host: byte checks of the pool file (12 log entries)"
+check_pool "$POOL" --entries 12 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
 paths=$("$VM_PYTHON" -c 'import json,sys; print(" ".join(e["kind"] + ":" + e["path"] for e in json.load(open(sys.argv[1]))["entries"]))' "$VM_WORK/pool.json" 2>/dev/null)
-check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 file:shared file:dir1/il31 dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy" \
-  "the log holds exactly the 11 entries, in order"
+check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 file:shared file:dir1/il31 dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy file:dir2/after-restart" \
+  "the log holds exactly the 12 entries, in order"
 vm_done
