@@ -436,6 +436,13 @@ MountInfo info_from_entry(const dax::MountEntry& e) {
   int err = 0;
   auto dev = get_xattr(m.mpt, "user.famfs.device", &err);
   m.device = dev && !dev->empty() ? *dev : e.device;
+  size_t pos = 0;
+  while (pos <= e.options.size()) {
+    size_t c = e.options.find(',', pos);
+    if (c == std::string::npos) c = e.options.size();
+    if (e.options.compare(pos, c - pos, "ro") == 0) m.read_only = true;
+    pos = c + 1;
+  }
   return m;
 }
 
@@ -611,6 +618,10 @@ Session::Session(const MountInfo& m, const std::string& uuid_file_option, std::s
   std::optional<Uuid> id = dax::read_system_uuid(id_path);
   Role role = role_of(sb, id ? &*id : nullptr);
   if (role != Role::Master) throw Error(EPERM, role_refusal(mount_, sb, cmd_, id, id_path));
+
+  if (mount_.read_only)
+    throw Error(EROFS, "the famfs at " + mount_.mpt + " is mounted read-only, so this host will not " +
+                           cmd_ + " through it; remount it without -r to add files");
 
   // 2. the host-local lock
   std::string logpath = mount_.mpt + "/.meta/.log";

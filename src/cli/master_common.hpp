@@ -65,6 +65,7 @@ std::optional<std::string> get_xattr(const std::string& path, const char* name, 
 struct MountInfo {
   std::string mpt;    // mount point as in /proc/mounts (canonical)
   std::string device; // user.famfs.device of the root (what the daemon mapped), else fsname
+  bool read_only = false; // mounted with -r/ro: master commands refuse to add to it
 };
 
 // The famfs mount that holds the existing path `path` (file or directory). Throws

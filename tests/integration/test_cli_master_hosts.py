@@ -154,3 +154,19 @@ def test_image_built_by_cli_passes_fsck(master, srcdir_factory):
     master.umount(m)
     p = master.famfs("fsck", master.image, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_read_only_mount_refuses_master_commands(image):
+    h = fh.Host("master-ro")
+    try:
+        h.mkfs(image)
+        m = h.mount(image, None, "-r")
+        n = next_index(image)
+        p = h.famfs("creat", "-s", "1m", os.path.join(m, "x"), check=False)
+        assert p.returncode == 1 and "read-only" in p.stderr
+        p = h.famfs("mkdir", os.path.join(m, "d"), check=False)
+        assert p.returncode == 1 and "read-only" in p.stderr
+        assert next_index(image) == n
+    finally:
+        for mp in list(h.mounts):
+            fh.cleanup_mount(mp)
