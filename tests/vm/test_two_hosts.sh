@@ -47,9 +47,12 @@ vm_start famfs-a "$POOL" "$COMMON"'
   tree >out/tree2-a; sums >out/sums2-a
   vmsync post phase2
   vmsync wait b-checked 120 || fail "B did not finish its checks"
-  # Phase 3: restart the master (B stays mounted), check that replay from the device gives the
-  # same files, and append once more.
-  run umount-a1 famfs umount $M || fail "famfs umount (restart)"
+  # Phase 3: the master daemon crashes (SIGKILL) while B stays mounted; famfs umount clears the
+  # dead mount, famfs mount starts again, replay from the device gives the same files; append.
+  kill -9 $(pidof famfs-fused) || fail "no famfs-fused to kill"
+  i=0; while pidof famfs-fused >/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  ls $M >/dev/null 2>out/dead-ls-a.txt; echo $? >out/dead-ls-a.rc
+  run umount-a1 famfs umount $M || fail "famfs umount of the dead mount"
   run mount-a2 famfs mount /dev/dax0.0 $M || fail "famfs mount (restart)"
   sums >out/sums3-a
   run p3-creat famfs creat -s 2m -r -S 41 $M/dir2/after-restart || fail "famfs creat after the restart"
@@ -162,8 +165,10 @@ check_json fsck-mpt.json "j['role'] == 'client' and j['entries_used'] == 11 and 
   and j['clean'] is True and j['system_uuid'] == '$(out sysuuid-a | tr -d '\0 \n')'" \
   "B: fsck --json of the mount point: client, 11 entries, 8 files, 3 directories, clean"
 
-echo "-- phase 3: the master restarts while the client stays mounted, then appends"
-check "$(out umount-a1.rc)$(out mount-a2.rc)" 00 "A: famfs umount + famfs mount again"
+echo "-- phase 3: the master's daemon is killed while the client stays mounted; restart; append"
+check_grep "not connected" dead-ls-a.txt "A: after kill -9 famfs-fused the mount is dead (ENOTCONN)"
+check "$(out umount-a1.rc)" 0 "A: famfs umount clears the dead mount"
+check "$(out mount-a2.rc)" 0 "A: famfs mount again"
 check "$(out sums3-a)" "$(out sums2-a)" "A: after the restart (replay from the device) the same files and bytes"
 check_grep "after [0-9.]+s: test -e /mnt/famfs/dir2/after-restart" appear3-b.txt "B: the file A made after its restart appeared with no command"
 check "$(out verify41-b.rc)" 0 "B: famfs verify -S 41 of it"
