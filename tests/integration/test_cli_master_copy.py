@@ -285,3 +285,25 @@ def test_cp_tree_with_symlinks(master, srcdir):
     assert sorted(os.listdir(m)) == ["filelink", "real"]
     assert read(os.path.join(m, "filelink")) == b"file data"
     assert os.listdir(os.path.join(m, "real")) == ["f"]
+
+
+def test_cp_unreadable_source(master, srcdir):
+    """Root without CAP_DAC_OVERRIDE/READ_SEARCH cannot read a mode-000 file."""
+    import shutil
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv not installed")
+    secret = os.path.join(srcdir, "secret")
+    write(secret, b"s" * 5000, 0o000)
+    ok = os.path.join(srcdir, "ok")
+    write(ok, b"o" * 5000)
+    master.famfs("mkdir", os.path.join(master.mpt, "d"))
+    n = next_index(master.image)
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    p = master.run(drop + [fh.famfs_bin(), "cp", secret, os.path.join(master.mpt, "d")], check=False)
+    assert p.returncode == 1
+    assert "cannot read the source '%s': Permission denied" % secret in p.stderr
+    assert next_index(master.image) == n and os.listdir(os.path.join(master.mpt, "d")) == []
+    # With a readable one alongside: that one is copied, the exit status still says 1.
+    p = master.run(drop + [fh.famfs_bin(), "cp", secret, ok, os.path.join(master.mpt, "d")], check=False)
+    assert p.returncode == 1
+    assert os.listdir(os.path.join(master.mpt, "d")) == ["ok"]
