@@ -13,7 +13,8 @@
  *   2 MiB granules once all their pages are gone) and frees the surrounding granule padding
  *   when nothing of the mapping is left.
  * - FAMFS_PRELOAD_DISABLE=1 turns all of this off.
- * Plain C, no malloc, no stdio: safe inside allocators that call mmap. */
+ * Plain C, no malloc (debug lines: snprintf on the stack + write(2)): safe inside allocators
+ * that call mmap. */
 /* We define both mmap and mmap64: keep the headers from renaming one into the other. */
 #undef _FILE_OFFSET_BITS
 #define _GNU_SOURCE
