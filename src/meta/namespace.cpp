@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <utility>
 
 #include "meta/path.hpp"
 
@@ -106,6 +107,33 @@ Namespace::Namespace(const Geometry& g, bool master) : geo_(g) {
   dirs_ = 0;
 }
 
+Namespace::Namespace(Namespace&& o)
+    : geo_(o.geo_),
+      chunks_(std::move(o.chunks_)),
+      count_(std::exchange(o.count_, 0)),
+      index_(std::move(o.index_)),
+      index_used_(std::exchange(o.index_used_, 0)),
+      files_(std::exchange(o.files_, 0)),
+      dirs_(std::exchange(o.dirs_, 0)) {
+  o.chunks_.clear();
+  o.index_.assign(64, 0); // a usable empty index: lookups on the moved-from table find nothing
+}
+
+Namespace& Namespace::operator=(Namespace&& o) {
+  if (this != &o) {
+    geo_ = o.geo_;
+    chunks_ = std::move(o.chunks_);
+    count_ = std::exchange(o.count_, 0);
+    index_ = std::move(o.index_);
+    index_used_ = std::exchange(o.index_used_, 0);
+    files_ = std::exchange(o.files_, 0);
+    dirs_ = std::exchange(o.dirs_, 0);
+    o.chunks_.clear();
+    o.index_.assign(64, 0);
+  }
+  return *this;
+}
+
 const Inode* Namespace::get(Ino ino) const {
   if (ino == 0 || ino > count_) return nullptr;
   return &at(ino);
@@ -192,6 +220,7 @@ std::optional<Ino> Namespace::lookup(Ino parent, std::string_view name) const {
 
 std::optional<Ino> Namespace::resolve(std::string_view relpath) const {
   // Lexical, like the log's own paths: famfs has no symlinks. ".." never climbs above the root.
+  if (count_ == 0) return std::nullopt; // moved-from
   Ino cur = kRootIno;
   std::size_t start = 0;
   for (std::size_t i = 0; i <= relpath.size(); ++i) {
@@ -240,6 +269,7 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
     return ApplyResult::Ignored;
   }
   const bool is_file = type == omf::kLogFile;
+  if (count_ == 0) return skip("the inode table was moved away"); // moved-from: no root
 
   // Part A §3: the path.
   const std::optional<std::string_view> field =

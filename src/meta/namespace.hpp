@@ -61,6 +61,11 @@ class Namespace {
   // Creates the root (mode 0755, uid/gid 0) and .meta with .superblock (0444) and .log
   // (0644 when master, else 0444), mapped to their device ranges as upstream (B§1).
   Namespace(const Geometry& g, bool master);
+  // Movable (a moved-from table is empty: get() returns nullptr), not copyable.
+  Namespace(Namespace&& o);
+  Namespace& operator=(Namespace&& o);
+  Namespace(const Namespace&) = delete;
+  Namespace& operator=(const Namespace&) = delete;
 
   const Inode* get(Ino ino) const;
   Inode* get_mutable(Ino ino); // for host-local chmod/chown only

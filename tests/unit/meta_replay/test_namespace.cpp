@@ -236,3 +236,21 @@ TEST_CASE("many entries: lookups stay right across index growth", "[namespace]")
   CHECK(ns.get(*ns.resolve("d3"))->children.size() == 100);
   CHECK(ns.resolve("d3/f100") == std::nullopt);
 }
+
+TEST_CASE("a moved-from table is empty and safe", "[namespace]") {
+  Namespace a(geo8(), true);
+  REQUIRE(a.apply(fentry("f"), 0) == ApplyResult::CreatedFile);
+  const Inode* f = a.get(5);
+  Namespace b(std::move(a));
+  CHECK(b.get(5) == f); // inodes do not move
+  CHECK(b.resolve("f") == 5u);
+  CHECK(b.file_count() == 1);
+  CHECK(a.inode_count() == 0);
+  CHECK(a.get(1) == nullptr);
+  CHECK(a.resolve("f") == std::nullopt);
+  CHECK(a.lookup(1, "f") == std::nullopt);
+  CHECK(a.apply(fentry("g"), 1) == ApplyResult::Skipped);
+  a = std::move(b);
+  CHECK(a.resolve("f") == 5u);
+  CHECK(b.get(5) == nullptr);
+}
