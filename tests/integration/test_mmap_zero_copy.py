@@ -95,6 +95,29 @@ def test_mmap_fd_respects_open_mode(master, probes):
         os.unlink(tmp)
 
 
+def test_beyond_allocation_and_meta_files(master, probes, tmp_path):
+    path = create_file(master, "edge.dat", 4 * MiB + 5, seed=4)    # allocation: 6 MiB
+    L = probes("lib")
+    with pytest.raises(ProbeError) as e:
+        L.map(path, 0, 8 * MiB, "r")
+    assert e.value.code == -6, e.value                                 # -ENXIO
+    i, _ = L.map(path, 0, 6 * MiB, "r")                                # the whole allocation
+    assert L.read(i, 4 * MiB, 5) == fh.pattern(4, 4 * MiB + 5)[-5:]
+    # the preload leaves such a request to the FUSE mmap
+    S = probes("sys", preload=True)
+    j, _ = S.map(path, 0, 8 * MiB, "r")
+    assert "edge.dat" in S.maps_line(j, 0)
+    assert S.read(j, 4 * MiB, 5) == fh.pattern(4, 4 * MiB + 5)[-5:]
+    # the superblock and the log are famfs files too
+    for rel, n in ((".meta/.superblock", 4096), (".meta/.log", 64 * 1024)):
+        p = os.path.join(master.mpt, rel)
+        k, _ = L.map(p, 0, n, "r")
+        out = str(tmp_path / "meta")
+        L.dump(k, 0, n, out)
+        with open(out, "rb") as f, open(p, "rb") as g:
+            assert f.read() == g.read(n), rel
+
+
 def test_getmap_matches_xattr(master, probes):
     path = create_file(master, "m.dat", 3 * MiB + 5)
     P = probes("lib")
