@@ -7,6 +7,7 @@
 #include "fs_helpers.hpp"
 #include "meta/bitmap.hpp"
 #include "meta/error.hpp"
+#include "meta/replay.hpp"
 
 using namespace famfs;
 using namespace famfs::rtest;
@@ -250,4 +251,27 @@ TEST_CASE("build_bitmap on truncated spans and a bad header reads nothing outsid
   BitmapBuild bad = build_bitmap(fs.cspan(), fs.geo, CacheOps{});
   CHECK(bad.stats.entries_used == 0);
   CHECK(bad.bitmap.count_set() == 5);
+}
+
+TEST_CASE("a 4 KiB allocation unit (accepted by readers) is honoured throughout", "[alloc]") {
+  TestFs fs;
+  omf::Superblock sb = fs.sb();
+  sb.ts_alloc_unit = 4096;
+  fs.write_sb(sb);
+  const Geometry g = geometry_of(fs.sb(), fs.cspan());
+  REQUIRE(g.alloc_unit == 4096);
+  fs.forge_append(file_entry("small", 5000, {{10 * kMiB, 8192}}));
+  BitmapBuild bb = build_bitmap(fs.cspan(), g, CacheOps{});
+  CHECK(bb.bitmap.nbits() == 8 * kGiB / 4096);
+  CHECK(bb.bitmap.count_set() == 10 * kMiB / 4096 + 2);
+  CHECK(bb.stats.alloc_bytes == 8192);
+  Allocator a(bb.bitmap, g);
+  auto f = a.alloc_contiguous(1);
+  REQUIRE(f);
+  CHECK(f->extents[0] == Extent{10 * kMiB + 8192, 4096});
+  Namespace ns(g, true);
+  Replayer r(fs.cspan(), CacheOps{});
+  const ReplayReport rep = r.play(ns);
+  CHECK(rep.new_files == 1);
+  CHECK(rep.errors() == 0);
 }
