@@ -198,7 +198,7 @@ def shared_master(image):
 def test_nonroot_without_device_access_falls_back(shared_master, probes):
     h = shared_master
     path = create_file(h, "pub.dat", 4 * MiB, seed=99, mode=0o644)
-    os.chmod(h.mpt, 0o755)
+    assert os.stat(h.mpt).st_mode & 0o005 == 0o005, "nobody must reach the mount root"
     st = os.stat(h.image)
     assert st.st_mode & 0o006 == 0, "image must not be accessible to others for this test"
     # libfamfs: a distinct code, errno EACCES, and a message naming the device
