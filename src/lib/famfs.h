@@ -126,7 +126,8 @@ FAMFS_API int famfs_munmap(void *addr, size_t len);
 FAMFS_API int famfs_flush(const void *addr, size_t len);
 FAMFS_API int famfs_invalidate(const void *addr, size_t len);
 
-/* Text for a code returned above (negative errno or FAMFS_E*). Never NULL. */
+/* Text for a code returned above (negative errno or FAMFS_E*; a positive errno value works
+ * too). Never NULL. */
 FAMFS_API const char *famfs_strerror(int code);
 /* The detailed message of the last failure in this thread ("" if none). */
 FAMFS_API const char *famfs_last_error(void);

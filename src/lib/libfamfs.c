@@ -53,6 +53,7 @@ const char *famfs_strerror(int code) {
   default: break;
   }
   if (code < 0 && code > -4096) return strerror(-code);
+  if (code > 0 && code < 4096) return strerror(code); /* a plain errno value */
   return "unknown famfs error";
 }
 
