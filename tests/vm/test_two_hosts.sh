@@ -30,7 +30,7 @@ vm_start famfs-a "$POOL" "$COMMON"'
   run p1-mkdir famfs mkdir $M/dir1 || fail "famfs mkdir"
   run p1-creat famfs creat -s 3m -r -S 11 $M/dir1/seed11 || fail "famfs creat"
   run p1-creat2 famfs creat -s 100 -r -S 12 -m 0600 $M/small12 || fail "famfs creat"
-  run p1-cp famfs cp /host/bin/famfs $M/dir1/famfs.bin || fail "famfs cp"
+  run p1-cp famfs cp /host/bin/mkfs.famfs $M/dir1/mkfs.bin || fail "famfs cp"
   run p1-cp2 famfs cp /host/r5000 $M/r5000 || fail "famfs cp"
   run p1-creat3 famfs creat -s 8k $M/shared || fail "famfs creat"
   run p1-il famfs creat -s 11m -N 3 -B 4 -C 2m -r -S 31 $M/dir1/il31 || fail "famfs creat (interleaved)"
@@ -75,7 +75,7 @@ vm_start famfs-b "$POOL" "$COMMON"'
   run verify12-b famfs verify -S 12 -f $M/small12
   run verify31-b famfs verify -S 31 -f $M/dir1/il31
   daxmark xattr $M/dir1/il31 user.famfs.fmap >out/il31-fmap-b
-  run cmp-famfs-bin cmp $M/dir1/famfs.bin /host/bin/famfs
+  run cmp-famfs-bin cmp $M/dir1/mkfs.bin /host/bin/mkfs.famfs
   daxmark mmapcat $M/dir1/seed11 >/tmp/m11 2>out/mmap11-b.err; echo $? >out/mmap11-b.rc
   sha256sum </tmp/m11 >out/mmap11-b.sum
   famfs creat -s 2m $M/not-on-a-client >out/creat-client.txt 2>&1; echo $? >out/creat-client.rc
@@ -189,6 +189,6 @@ check "$(out umount-b.rc)" 0 "B: famfs umount"
 echo "-- host: byte checks of the pool file (12 log entries)"
 check_pool "$POOL" --entries 12 --system-uuid "$A_UUID" --json "$VM_WORK/pool.json" --list
 paths=$("$VM_PYTHON" -c 'import json,sys; print(" ".join(e["kind"] + ":" + e["path"] for e in json.load(open(sys.argv[1]))["entries"]))' "$VM_WORK/pool.json" 2>/dev/null)
-check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/famfs.bin file:r5000 file:shared file:dir1/il31 dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy file:dir2/after-restart" \
+check "$paths" "dir:dir1 file:dir1/seed11 file:small12 file:dir1/mkfs.bin file:r5000 file:shared file:dir1/il31 dir:dir2 dir:dir2/sub file:dir2/sub/seed21 file:dir2/copy file:dir2/after-restart" \
   "the log holds exactly the 12 entries, in order"
 vm_done
