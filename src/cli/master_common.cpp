@@ -931,7 +931,8 @@ class Prefetcher {
 } // namespace
 
 void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_t size,
-                     const std::string& src_name, Progress* progress, CopyMethod method) {
+                     const std::string& src_name, Progress* progress, CopyMethod method,
+                     unsigned threads) {
   if (method == CopyMethod::Auto) method = size >= (1u << 20) ? CopyMethod::NonTemporal : CopyMethod::Read;
 
   // The destination pieces, in file order.
@@ -982,7 +983,7 @@ void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_
     if (src) populate(src, pieces[0].len, MADV_POPULATE_READ);
     pf.emplace(pieces, src);
   }
-  for (std::size_t i = 0; i < pieces.size(); ++i) {
+  auto copy_piece = [&](std::size_t i) {
     const Piece& pc = pieces[i];
     if (!prefetch) prefault_write(pc.dst, pc.len);
     switch (method) {
@@ -1014,6 +1015,27 @@ void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_
     }
     if (pf) pf->copied(i);
     if (progress) progress->add_bytes(pc.len);
+  };
+  if (threads > 1 && pieces.size() > 1 && !pf) {
+    // Several copiers over the pieces of one large file; the first error wins.
+    std::mutex err_mu;
+    std::optional<Error> err;
+    parallel_for(pieces.size(), threads, [&](std::size_t i) {
+      {
+        std::lock_guard<std::mutex> g(err_mu);
+        if (err) return;
+      }
+      try {
+        copy_piece(i);
+        dax::store_fence();
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> g(err_mu);
+        if (!err) err = e;
+      }
+    });
+    if (err) throw *err;
+  } else {
+    for (std::size_t i = 0; i < pieces.size(); ++i) copy_piece(i);
   }
   dax::store_fence();
   if (debug) {

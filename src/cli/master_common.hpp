@@ -175,8 +175,10 @@ CopyMethod copy_method_from_env(); // $FAMFS_CP_METHOD = read|memcpy|nt (benchma
 // Copy `size` bytes of the open source `fd` into the file's device ranges (`fmap` over the
 // device mapping `dev`), then make them durable (flush + fence). `progress` may be null.
 // Throws famfs::Error naming `src_name` on a read error or a short file.
+// `threads` > 1 copies the pieces of one large file in parallel.
 void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_t size,
-                     const std::string& src_name, Progress* progress, CopyMethod method);
+                     const std::string& src_name, Progress* progress, CopyMethod method,
+                     unsigned threads = 1);
 
 // Non-temporal copy (bypasses the cache: no flush needed afterwards except the fence).
 void memcpy_nontemporal(void* dst, const void* src, std::size_t n);

@@ -347,6 +347,8 @@ int run_cp(const CpOpts& o) {
 
     // Data, then each file's entry as soon as its data is durable.
     CopyMethod method = copy_method_from_env();
+    // -t N: N files at a time; a single file is split into pieces over the N threads instead.
+    unsigned inner_threads = files.size() == 1 ? threads : 1;
     std::atomic<uint64_t> copy_errs{0};
     std::mutex out_mu;
     {
@@ -365,7 +367,7 @@ int run_cp(const CpOpts& o) {
           if (::fstat(fd, &st) != 0 || uint64_t(st.st_size) != it.size)
             throw Error(EAGAIN, "the source " + quote(it.src) + " changed size during the copy");
           ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-          copy_fd_to_fmap(s.device(), it.fmap, fd, it.size, it.src, &bar, method);
+          copy_fd_to_fmap(s.device(), it.fmap, fd, it.size, it.src, &bar, method, inner_threads);
           zero_tail(s.device(), it.fmap, it.size);
           if (it.is_new) {
             FileEntryParams p;

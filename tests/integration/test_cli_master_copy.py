@@ -307,3 +307,14 @@ def test_cp_unreadable_source(master, srcdir):
     p = master.run(drop + [fh.famfs_bin(), "cp", secret, ok, os.path.join(master.mpt, "d")], check=False)
     assert p.returncode == 1
     assert os.listdir(os.path.join(master.mpt, "d")) == ["ok"]
+
+
+def test_cp_one_large_file_on_several_threads(master, srcdir):
+    data = os.urandom(64 * MiB) * 3 + os.urandom(5 * MiB + 9)     # 4 pieces of <= 64 MiB
+    src = os.path.join(srcdir, "large")
+    write(src, data)
+    master.famfs("cp", "-t", "3", src, os.path.join(master.mpt, "large"))
+    assert read(os.path.join(master.mpt, "large")) == data
+    # Interleaved destination, pieces split per strip run.
+    master.famfs("cp", "-t", "2", "-N", "3", "-B", "4", src, os.path.join(master.mpt, "large-il"))
+    assert read(os.path.join(master.mpt, "large-il")) == data
