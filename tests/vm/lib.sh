@@ -32,8 +32,12 @@ vm_cleanup() {
   done
   for pid in "${VM_BG[@]}"; do wait "$pid" 2>/dev/null; done
   VM_BG=()
-  for i in "${VM_POOLS[@]}"; do rm -f "$i" "$i".vmlab-tmp.*; done
-  [[ -n $VM_WORK && -d $VM_WORK ]] && rm -rf "$VM_WORK"
+  if [[ ${VM_KEEP:-0} == 1 ]]; then # debugging: keep the pools and the work dir (guest outputs in share/out)
+    vm_log "VM_KEEP=1: kept ${VM_POOLS[*]:-no pools} and $VM_WORK"
+  else
+    for i in "${VM_POOLS[@]}"; do rm -f "$i" "$i".vmlab-tmp.*; done
+    [[ -n $VM_WORK && -d $VM_WORK ]] && rm -rf "$VM_WORK"
+  fi
   [[ -n $VM_LOCKFD ]] && exec {VM_LOCKFD}>&-
 }
 
