@@ -94,6 +94,17 @@ def man_sections(text):
     return out
 
 
+def documented_flags(body):
+    """Flags in the tags of an option list (.TP tags render at column 7, before the text)."""
+    flags = set()
+    for line in body.splitlines():
+        m = re.match(r"^ {7}(-\S.*)$", line)
+        if m:
+            head = re.split(r"\s{2,}", m.group(1).strip())[0]
+            flags.update(FLAG_RE.findall(head))
+    return flags
+
+
 # ---- rendering ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("page", PAGES)
@@ -138,6 +149,18 @@ def test_famfs_page_has_every_subcommand_and_flag():
             if not word_in(f, where):
                 missing.append("famfs %s %s" % (sub, f))
     assert not missing, "famfs(8) lacks: " + ", ".join(missing)
+    # And the other way: every flag the page lists for a command exists.
+    stale = []
+    for sub in subs:
+        body = next((v for k, v in secs.items() if k == "famfs " + sub), "")
+        have_flags = help_flags(famfs_sub_help(sub))
+        stale += ["famfs %s %s" % (sub, f) for f in documented_flags(body) - have_flags]
+    assert not stale, "famfs(8) documents flags that --help does not know: " + ", ".join(stale)
+    extra = set(secs) - {"famfs " + x for x in subs} - {
+        "NAME", "SYNOPSIS", "DESCRIPTION", "GLOBAL OPTIONS", "COMMANDS", "EXIT STATUS",
+        "ENVIRONMENT", "FILES", "EXAMPLES", "SEE ALSO"}
+    # (the page header and footer end with "FAMFS(8)")
+    assert not [k for k in extra if k.startswith("famfs ") and not k.endswith("(8)")], extra
 
 
 def test_mkfs_page_has_every_flag():
@@ -148,6 +171,8 @@ def test_mkfs_page_has_every_flag():
     text = render("mkfs.famfs.8")
     missing = [f for f in sorted(flags) if not word_in(f, text)]
     assert not missing, "mkfs.famfs(8) lacks: " + ", ".join(missing)
+    stale = documented_flags(man_sections(text).get("OPTIONS", "")) - flags
+    assert not stale, "mkfs.famfs(8) documents unknown flags: %s" % stale
 
 
 def fused_help():
@@ -161,6 +186,8 @@ def test_fused_page_has_every_flag_and_option():
     text = render("famfs-fused.8")
     flags = help_flags(h)
     missing = [f for f in sorted(flags) if not word_in(f, text)]
+    stale = documented_flags(man_sections(text).get("OPTIONS", "")) - flags - {"-h", "--help"}
+    assert not stale, "famfs-fused(8) documents unknown flags: %s" % stale
     # -o options: "name=" or a bare name right after "-o" on a help line.
     for name in re.findall(r"-o\s+([a-z_]+)", h):
         if not word_in(name, text):
@@ -211,12 +238,16 @@ def test_famfs_completion_offers_subcommands_and_flags():
     assert sorted(subs) == sorted(got), (subs, got)
     assert complete("famfs", ["mo"], script) == ["mount"]
     missing = []
+    stale = []
     for sub in subs:
         offered = set(complete("famfs", [sub, "-"], script))
-        for f in help_flags(famfs_sub_help(sub)):
+        have_flags = help_flags(famfs_sub_help(sub))
+        for f in have_flags:
             if f not in offered:
                 missing.append("famfs %s %s" % (sub, f))
+        stale += ["famfs %s %s" % (sub, f) for f in offered - have_flags]
     assert not missing, "completion lacks: " + ", ".join(missing)
+    assert not stale, "completion offers unknown flags: " + ", ".join(stale)
 
 
 def test_famfs_completion_arguments(tmp_path):
@@ -239,7 +270,7 @@ def test_mkfs_completion_offers_flags(tmp_path):
     script = os.path.join(COMP_DIR, "mkfs.famfs")
     offered = set(complete("mkfs.famfs", ["-"], script))
     flags = help_flags(_run_help([fh.mkfs_bin(), "--help"]))
-    assert flags <= offered, flags - offered
+    assert flags == offered, (flags - offered, offered - flags)
     (tmp_path / "a.img").write_text("")
     assert complete("mkfs.famfs", [str(tmp_path) + "/a"], script) == [str(tmp_path) + "/a.img"]
     assert complete("mkfs.famfs", ["-l", ""], script) == []
