@@ -248,3 +248,19 @@ def test_fstab_line_makes_a_valid_mount_unit(tmp_path):
     assert "Type=famfs" in text and "Options=defaults,nofail,refresh_ms=5" in text
     r = subprocess.run([sa, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+
+
+def test_example_config_options_exist():
+    """The -o options the example /etc/famfs/<instance>.conf lists are famfs-fused's."""
+    if not os.access(fh.fused_bin(), os.X_OK):
+        pytest.skip("famfs-fused is not built")
+    h = subprocess.run([fh.fused_bin(), "--help"], capture_output=True, text=True,
+                       timeout=30)
+    known = set(re.findall(r"-o\s+([a-z_]+)", h.stdout + h.stderr))
+    example = open(os.path.join(fh.SOURCE_DIR, "packaging", "systemd",
+                                "famfs.conf.example")).read()
+    listed = re.findall(r"^#\s+([a-z_]+)(?:=\S+)?\s{2,}", example, re.M)
+    assert listed and set(listed) <= known, (listed, known)
+    m = re.search(r"^OPTIONS=(\S+)", example, re.M)
+    for o in m.group(1).split(","):
+        assert o.split("=")[0] in known, o
