@@ -7,7 +7,7 @@
 #   packaging/build-deb.sh [-b BUILDDIR] [-o OUTDIR] [--no-deps] [--lintian]
 #     -b BUILDDIR  meson build dir to use (created with --prefix=/usr if missing;
 #                  default build-deb under the source tree)
-#     -o OUTDIR    where the .deb goes (default: the source tree)
+#     -o OUTDIR    where the .debs go (default: BUILDDIR/debs)
 #     --no-deps    do not apt-get install the build tools
 #     --lintian    run lintian on the result (installing it if needed)
 #     --reuse      package an existing, already built BUILDDIR whatever its prefix: its install
@@ -17,7 +17,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 builddir=$src/build-deb
-outdir=$src
+outdir=
 install_deps=1
 run_lintian=0
 reuse=0
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+[ -n "$outdir" ] || outdir=$builddir/debs
 log() { echo "build-deb: $*" >&2; }
 is_elf() { [ "$(head -c4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 
