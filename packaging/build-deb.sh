@@ -4,7 +4,7 @@
 # control files with the shared-library dependencies (dpkg-shlibdeps), maintainer scripts,
 # then dpkg-deb. Runs as root on Debian 12 and installs its own tools.
 #
-#   packaging/build-deb.sh [-b BUILDDIR] [-o OUTDIR] [--no-deps] [--lintian]
+#   packaging/build-deb.sh [-b BUILDDIR] [-o OUTDIR] [--no-deps] [--lintian] [--reuse]
 #     -b BUILDDIR  meson build dir to use (created with --prefix=/usr if missing;
 #                  default build-deb under the source tree)
 #     -o OUTDIR    where the .debs go (default: BUILDDIR/debs)
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --no-deps) install_deps=0; shift ;;
     --lintian) run_lintian=1; shift ;;
     --reuse) reuse=1; install_deps=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "build-deb.sh: unknown argument $1" >&2; exit 1 ;;
   esac
 done
