@@ -2,6 +2,7 @@
 //
 // Extents come from shared memory, so every range is clamped: bits past nbits are counted as
 // out of bounds and never written, and offset + length arithmetic saturates.
+#include "meta/numeric.hpp"
 #include "meta/bitmap.hpp"
 
 #include <algorithm>
@@ -19,22 +20,10 @@ namespace famfs {
 
 namespace {
 
-constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
-uint64_t sat_add(uint64_t a, uint64_t b) {
-  uint64_t r;
-  return __builtin_add_overflow(a, b, &r) ? kU64Max : r;
-}
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
-bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Mask of bits [lo, hi) within one word, 0 <= lo < hi <= 64.
 uint64_t word_mask(unsigned lo, unsigned hi) {
@@ -42,11 +31,6 @@ uint64_t word_mask(unsigned lo, unsigned hi) {
   return upper & ~((uint64_t{1} << lo) - 1);
 }
 
-uint64_t slots_in_span(std::span<const std::byte> device) {
-  const uint64_t first = omf::log_slot_offset(0);
-  if (device.size() < first) return 0;
-  return (device.size() - first) / omf::kLogEntrySize;
-}
 
 } // namespace
 
@@ -142,7 +126,7 @@ BitmapBuild build_bitmap(std::span<const std::byte> device, const Geometry& g,
   bm.set_range(0, ceil_div(sat_add(omf::kLogOffset, log_len), au));
   if (!header_usable) return out;
 
-  st.entries_used = std::min({h.famfs_log_next_index, g.slots(), slots_in_span(device)});
+  st.entries_used = std::min({h.famfs_log_next_index, g.slots(), log_slots_in_span(device)});
   for (uint64_t i = 0; i < st.entries_used; ++i) {
     const std::optional<omf::LogEntry> e = read_valid_entry(device, i, cache);
     if (!e) {

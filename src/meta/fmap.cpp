@@ -3,6 +3,7 @@
 // Decoded maps may come from hostile media, so nothing here trusts a count or a length:
 // arrays are clamped to 16, sums saturate instead of wrapping, and resolve() never indexes
 // past the extents it has.
+#include "meta/numeric.hpp"
 #include "meta/fmap.hpp"
 
 #include <algorithm>
@@ -17,25 +18,10 @@ namespace famfs {
 
 namespace {
 
-constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
-uint64_t sat_add(uint64_t a, uint64_t b) {
-  uint64_t r;
-  return __builtin_add_overflow(a, b, &r) ? kU64Max : r;
-}
 
-uint64_t sat_mul(uint64_t a, uint64_t b) {
-  uint64_t r;
-  return __builtin_mul_overflow(a, b, &r) ? kU64Max : r;
-}
 
-bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 uint64_t min_strip_len(const std::vector<Extent>& strips) {
   uint64_t m = kU64Max;

@@ -1,4 +1,5 @@
 // mkfs over a mapped device (spec B§9, Part A §1).
+#include "meta/numeric.hpp"
 #include "meta/format.hpp"
 
 #include <cerrno>
@@ -9,14 +10,6 @@
 #include "meta/log.hpp"
 
 namespace famfs {
-
-namespace {
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-} // namespace
 
 bool log_len_valid(uint64_t log_len) {
   return log_len >= omf::kMinLogLen && (log_len & (log_len - 1)) == 0;

@@ -1,4 +1,5 @@
 // Geometry from a superblock, bounded by what is actually mapped (design.md "Device access").
+#include "meta/numeric.hpp"
 #include "meta/geometry.hpp"
 
 #include <algorithm>
@@ -9,14 +10,6 @@
 #include "meta/format.hpp"
 
 namespace famfs {
-
-namespace {
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-} // namespace
 
 Geometry geometry_of(const omf::Superblock& sb, std::span<const std::byte> device) {
   Geometry g;

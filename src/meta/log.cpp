@@ -163,4 +163,10 @@ void seal_log_entry(omf::LogEntry& e, uint64_t seqnum) {
   e.famfs_log_entry_crc = log_entry_crc(e); // after seqnum: the CRC covers it
 }
 
+uint64_t log_slots_in_span(std::span<const std::byte> device) {
+  const uint64_t first = omf::log_slot_offset(0);
+  if (device.size() < first) return 0;
+  return (device.size() - first) / omf::kLogEntrySize;
+}
+
 } // namespace famfs

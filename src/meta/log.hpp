@@ -31,6 +31,8 @@ LogHeaderStatus check_log_header(const omf::LogHeader& h, uint64_t expected_log_
 // Copies out of a device span (which starts at device offset 0).
 omf::LogHeader read_log_header(std::span<const std::byte> device);
 omf::LogEntry read_log_entry(std::span<const std::byte> device, uint64_t slot);
+// Log slots whose 544 bytes lie entirely inside the span (a hostile next_index is bounded by it).
+uint64_t log_slots_in_span(std::span<const std::byte> device);
 
 uint64_t log_entry_crc(const omf::LogEntry& e); // crc32 of [0, 536)
 bool log_entry_valid(const omf::LogEntry& e, uint64_t slot); // seqnum == slot && crc matches

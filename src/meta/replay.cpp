@@ -3,6 +3,7 @@
 // The header's next_index is a snapshot of a value another host keeps raising; it is bounded
 // by the slot count and by the span so a hostile header cannot send us past the log. Each
 // call costs O(new entries): entries below played() are never looked at again.
+#include "meta/numeric.hpp"
 #include "meta/replay.hpp"
 
 #include <algorithm>
@@ -18,22 +19,11 @@ namespace {
 constexpr std::size_t kNextIndexOffset =
     omf::kLogOffset + offsetof(omf::LogHeader, famfs_log_next_index);
 
-// Slots whose 544 bytes lie entirely inside the span.
-uint64_t span_slots(std::span<const std::byte> device) {
-  const uint64_t first = omf::log_slot_offset(0);
-  if (device.size() < first) return 0;
-  return (device.size() - first) / omf::kLogEntrySize;
-}
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Why slot `slot` is not valid, from one more snapshot (read_valid_entry only says "bad").
 std::string damage_reason(std::span<const std::byte> device, uint64_t slot) {
-  if (slot >= span_slots(device)) return "slot lies outside the mapped device";
+  if (slot >= log_slots_in_span(device)) return "slot lies outside the mapped device";
   const omf::LogEntry e = read_log_entry(device, slot);
   if (e.famfs_log_entry_seqnum != slot)
     return "seqnum " + std::to_string(e.famfs_log_entry_seqnum) + " in slot " +
@@ -56,7 +46,7 @@ uint64_t Replayer::log_next_index() const {
   cache_.invalidate(device_.data() + kNextIndexOffset, sizeof(uint64_t));
   uint64_t v;
   std::memcpy(&v, device_.data() + kNextIndexOffset, sizeof(v));
-  return std::min(v, span_slots(device_));
+  return std::min(v, log_slots_in_span(device_));
 }
 
 ReplayReport Replayer::play(Namespace& ns) {
@@ -77,7 +67,7 @@ ReplayReport Replayer::play(Namespace& ns) {
     return rep;
   }
   const uint64_t limit =
-      std::min({h.famfs_log_next_index, g.slots(), span_slots(device_)});
+      std::min({h.famfs_log_next_index, g.slots(), log_slots_in_span(device_)});
 
   for (uint64_t i = played_; i < limit; ++i) {
     const std::optional<omf::LogEntry> e = read_valid_entry(device_, i, cache_);

@@ -3,6 +3,8 @@
 
 #include <uuid/uuid.h>
 
+#include "meta/numeric.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -15,8 +17,6 @@ namespace {
 // Bytes [0, 96) are covered: magic through ts_system_uuid, contiguous without padding.
 constexpr std::size_t kSbCrcBytes = offsetof(omf::Superblock, ts_crc);
 static_assert(kSbCrcBytes == 96);
-
-bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 } // namespace
 
