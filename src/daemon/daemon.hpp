@@ -135,7 +135,6 @@ class Daemon {
   std::mutex status_mu_;                  // damage description and skipped list
   std::optional<ReplayIssue> damage_;
   uint64_t logged_damage_index_ = ~0ULL;
-  std::string pending_report_;            // logplay report not yet delivered (size probes)
   ReplayReport pending_acc_;
   bool have_pending_ = false;
   std::mutex logplay_mu_;
