@@ -241,9 +241,37 @@ static int owned(const struct fc_region *r, uintptr_t p) {
   return !bit_get(r->dead, (p - r->base) / FC_PAGE);
 }
 
-static struct fc_region *owner_of(uintptr_t p) {
-  for (size_t i = 0; i < tab_n; i++)
-    if (inside(&tab[i], p) && owned(&tab[i], p)) return &tab[i];
+/* The regions a munmap looks at (those overlapping its range), so its page walk does not scan
+ * the whole table for every page. */
+struct cand {
+  struct fc_region *r[64];
+  size_t n;
+  int all; /* more than fit: use the whole table */
+};
+
+static void cand_collect(struct cand *c, uintptr_t a, uintptr_t e) {
+  c->n = 0;
+  c->all = 0;
+  for (size_t i = 0; i < tab_n; i++) {
+    if (!overlaps(&tab[i], a, e)) continue;
+    if (c->n == sizeof c->r / sizeof c->r[0]) {
+      c->all = 1;
+      return;
+    }
+    c->r[c->n++] = &tab[i];
+  }
+}
+
+static size_t cand_count(const struct cand *c) { return c->all ? tab_n : c->n; }
+static struct fc_region *cand_at(const struct cand *c, size_t i) {
+  return c->all ? &tab[i] : c->r[i];
+}
+
+static struct fc_region *owner_of(const struct cand *c, uintptr_t p) {
+  for (size_t i = 0; i < cand_count(c); i++) {
+    struct fc_region *r = cand_at(c, i);
+    if (inside(r, p) && owned(r, p)) return r;
+  }
   return NULL;
 }
 
@@ -393,26 +421,27 @@ int fc_unmap(const struct fc_sys *sys, void *addr, size_t len) {
   uintptr_t e = a + round_up(len, FC_PAGE);
   if (e < a) return -EINVAL;
   fc_lock();
-  int touches = 0;
-  for (size_t i = 0; i < tab_n && !touches; i++) touches = overlaps(&tab[i], a, e);
-  if (!touches) {
+  struct cand c;
+  cand_collect(&c, a, e);
+  if (cand_count(&c) == 0) {
     fc_unlock();
     return sys_unmap(sys, a, e);
   }
   int rc = 0;
   uintptr_t cur = a;
   while (cur < e) {
-    struct fc_region *r = owner_of(cur);
+    struct fc_region *r = owner_of(&c, cur);
     uintptr_t next;
     if (!r) {
       /* not ours: up to the next page we own */
       next = cur + FC_PAGE;
-      while (next < e && !owner_of(next)) {
+      while (next < e && !owner_of(&c, next)) {
         int in_some = 0;
         uintptr_t jump = e;
-        for (size_t i = 0; i < tab_n; i++) {
-          if (inside(&tab[i], next)) in_some = 1;
-          else if (tab[i].base > next && tab[i].base < jump) jump = tab[i].base;
+        for (size_t i = 0; i < cand_count(&c); i++) {
+          const struct fc_region *q = cand_at(&c, i);
+          if (inside(q, next)) in_some = 1;
+          else if (q->base > next && q->base < jump) jump = q->base;
         }
         next = in_some ? next + FC_PAGE : jump;
       }
