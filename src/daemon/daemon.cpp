@@ -252,6 +252,12 @@ Daemon::Refresh Daemon::refresh(bool forced) {
   int64_t t0 = mono_ms();
   if (!forced && next <= replayer_->played()) {
     last_quiet_poll_ms_ = t0; // the log had not grown yet at this time
+    if (next < replayer_->played() && !warned_shrink_) {
+      warned_shrink_ = true;
+      spdlog::error("the log on {} went back from {} to {} entries: was the device formatted "
+                    "again while mounted? Unmount and mount again",
+                    opt_.device, replayer_->played(), next);
+    }
     return out;
   }
   // Upper bound of "log grew -> applied": from the last poll that saw no growth.

@@ -131,6 +131,7 @@ class Daemon {
   std::atomic<uint64_t> capacity_{0}, free_{0}, allocated_{0}, collisions_{0};
   std::atomic<int64_t> last_replay_ms_{0}, replay_lag_ms_{-1};
   int64_t last_quiet_poll_ms_ = 0;        // under replay_mu_
+  bool warned_shrink_ = false;            // under replay_mu_
   std::atomic<uint64_t> skipped_total_{0};
   std::mutex status_mu_;                  // damage description and skipped list
   std::optional<ReplayIssue> damage_;
