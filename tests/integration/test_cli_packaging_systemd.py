@@ -207,6 +207,27 @@ def test_service_recovers_from_a_dead_daemon(formatted_image, tmp_path):
         log.close()
 
 
+def test_service_through_a_symlinked_path(formatted_image, tmp_path):
+    """%f may go through a symlink (/mnt -> /srv/mnt): /proc/mounts shows the real path."""
+    host, image = formatted_image
+    (tmp_path / "real").mkdir()
+    os.symlink(str(tmp_path / "real"), str(tmp_path / "link"))
+    mpt = str(tmp_path / "link" / "m")
+    env = _service_env(host, image)
+    log = open(tmp_path / "service.log", "w+")
+    p = _start(mpt, env, log)
+    try:
+        _service("wait", mpt, env)
+        assert fh.is_mounted(str(tmp_path / "real" / "m"))
+        _service("stop", mpt, env)
+        assert p.wait(20) == 0
+        assert not fh.is_mounted(str(tmp_path / "real" / "m"))
+    finally:
+        _stop_proc(p)
+        fh.force_unmount(str(tmp_path / "real" / "m"))
+        log.close()
+
+
 def test_service_start_fails_clearly(tmp_path):
     mpt = str(tmp_path / "m")
     env = dict(os.environ, FAMFS_FUSED=fh.fused_bin(), DEVICE_TIMEOUT="1")
