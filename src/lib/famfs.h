@@ -24,6 +24,9 @@
  *    mount with O_RDWR when PROT_WRITE is requested, else O_RDONLY, so the daemon's
  *    permission checks apply. A file whose mode has no write bit is never mapped writable
  *    (-EACCES, even for root), and a read-only mount gives -EROFS.
+ *  - The mount must be trustworthy before its device is mapped: fstype fuse.famfs, mounted
+ *    by root or by the caller's own uid, with the device as its source
+ *    (/proc/self/mountinfo); else FAMFS_EUNTRUSTED.
  *  - The device is opened O_RDWR for writable mappings, else O_RDONLY. A caller who cannot
  *    open it (typically: not root) gets FAMFS_EDEVACCESS with errno = the open error
  *    (EACCES, EPERM); such a caller can fall back to an ordinary mmap of the file through
@@ -59,6 +62,8 @@ extern "C" {
 #define FAMFS_ENOTFAMFS   (-4001) /* not a file on a famfs mount (no user.famfs.fmap) */
 #define FAMFS_EDEVACCESS  (-4002) /* the device cannot be opened by this caller; fall back */
 #define FAMFS_EBADMAP     (-4003) /* the daemon's fmap is malformed or unusable */
+#define FAMFS_EUNTRUSTED  (-4004) /* the mount is not a famfs of that device mounted by root or
+                                     by the caller: its device is not mapped */
 
 /* Extents of a file's map. */
 struct famfs_extent {

@@ -91,6 +91,18 @@ FC_HIDDEN int fc_read_fd(int fd, struct fc_map *m, char *dev, size_t devsz);
 /* Open the device for reading (and writing); *devdax = 1 for a character device. fd or -errno. */
 FC_HIDDEN int fc_open_device(const char *dev, int writable, int *devdax);
 
+/* Is fd's file system a famfs mount we can trust to name the device: fstype fuse.famfs,
+ * mounted by root or by this user (user_id=0 or our euid), and its source is the file devfd
+ * is open on? 0, or
+ * FAMFS_EUNTRUSTED, or -errno. (A FUSE file system mounted by an ordinary user could
+ * otherwise make a privileged program map any device it names.) */
+FC_HIDDEN int fc_verify_mount(int fd, int devfd);
+/* One /proc/self/mountinfo line [line, end): 1 = the mount of device maj:min and trusted for
+ * the device file devst, 0 = another mount, -1 = that mount but not trusted. */
+struct stat;
+FC_HIDDEN int fc_mountinfo_line(const char *line, const char *end, unsigned maj, unsigned min,
+                                const struct stat *devst);
+
 /* The table lock (held around fork by an atfork handler the core registers itself). */
 FC_HIDDEN void fc_lock(void);
 FC_HIDDEN void fc_unlock(void);

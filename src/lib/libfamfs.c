@@ -32,6 +32,7 @@ static void set_err(const char *fmt, ...) {
 static int fail(int code) {
   if (code == FAMFS_ENOTFAMFS) errno = ENOTSUP;
   else if (code == FAMFS_EBADMAP) errno = EINVAL;
+  else if (code == FAMFS_EUNTRUSTED) errno = EPERM;
   else if (code == FAMFS_EDEVACCESS) { /* errno already holds the open error */ }
   else if (code < 0) errno = -code;
   return code;
@@ -50,6 +51,9 @@ const char *famfs_strerror(int code) {
   case FAMFS_EDEVACCESS:
     return "cannot open the famfs device (fall back to an ordinary mmap through the mount)";
   case FAMFS_EBADMAP: return "the file's famfs map is malformed or unusable";
+  case FAMFS_EUNTRUSTED:
+    return "the mount is not a famfs of the device it names mounted by root or by this user "
+           "(refusing to map the device)";
   default: break;
   }
   if (code < 0 && code > -4096) return strerror(-code);
@@ -219,6 +223,12 @@ static int map_common(int fd, const char *what, uint64_t offset, size_t len, int
     errno = -dfd;
     if (dfd == -EACCES || dfd == -EPERM || dfd == -EROFS) return FAMFS_EDEVACCESS;
     return dfd;
+  }
+  rc = fc_verify_mount(fd, dfd);
+  if (rc) {
+    close(dfd);
+    set_err("%s: %s (%s)", what, famfs_strerror(rc), dev);
+    return fail(rc);
   }
   rc = fc_map_range(&libc_sys, &m, dfd, devdax, offset, len, prot, flags, addr);
   close(dfd);

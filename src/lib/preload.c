@@ -165,6 +165,13 @@ static void *famfs_try(size_t len, int prot, int flags, int fd, off_t off, int *
          writable ? "read-write" : "read-only", strerror(-dfd));
     return MAP_FAILED;
   }
+  rc = fc_verify_mount(fd, dfd);
+  if (rc) {
+    close(dfd);
+    note("fd %d: its mount is not a famfs of %s mounted by root or by us; using the ordinary mmap",
+         fd, dev);
+    return MAP_FAILED;
+  }
   void *addr = MAP_FAILED;
   rc = fc_map_range(&next_sys, &m, dfd, devdax, (uint64_t)off, len, prot, flags, &addr);
   close(dfd);
