@@ -607,9 +607,11 @@ int fc_mountinfo_line(const char *line, const char *end, unsigned maj, unsigned 
   return 1;
 }
 
-int fc_verify_mount(int fd, int devfd) {
+int fc_verify_mount(int fd, const char *dev, struct stat *devst) {
   struct stat fst, dst;
-  if (fstat(fd, &fst) != 0 || fstat(devfd, &dst) != 0) return -errno;
+  if (fstat(fd, &fst) != 0) return -errno;
+  if (stat(dev, &dst) != 0) return -errno;
+  *devst = dst;
   unsigned maj = major(fst.st_dev), min = minor(fst.st_dev);
   int mi = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
   if (mi < 0) return -errno;
@@ -643,8 +645,9 @@ int fc_verify_mount(int fd, int devfd) {
   return result;
 }
 
-int fc_open_device(const char *dev, int writable, int *devdax) {
-  int fd = open(dev, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+int fc_open_device(const char *dev, int writable, int *devdax, const struct stat *expect) {
+  if (!S_ISCHR(expect->st_mode) && !S_ISREG(expect->st_mode)) return -ENODEV;
+  int fd = open(dev, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return -errno;
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -652,9 +655,9 @@ int fc_open_device(const char *dev, int writable, int *devdax) {
     close(fd);
     return -e;
   }
-  if (!S_ISCHR(st.st_mode) && !S_ISREG(st.st_mode)) {
-    close(fd);
-    return -ENODEV;
+  if (st.st_dev != expect->st_dev || st.st_ino != expect->st_ino || st.st_rdev != expect->st_rdev) {
+    close(fd); /* replaced between the check and the open */
+    return FAMFS_EUNTRUSTED;
   }
   *devdax = S_ISCHR(st.st_mode);
   return fd;

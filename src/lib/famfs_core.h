@@ -88,18 +88,20 @@ FC_HIDDEN size_t fc_region_count(void);
 /* Read a famfs fd's map and device path (buffer of devsz bytes). 0, FAMFS_ENOTFAMFS (not on a
  * FUSE mount, or no user.famfs.fmap), FAMFS_EBADMAP, or -errno. */
 FC_HIDDEN int fc_read_fd(int fd, struct fc_map *m, char *dev, size_t devsz);
-/* Open the device for reading (and writing); *devdax = 1 for a character device. fd or -errno. */
-FC_HIDDEN int fc_open_device(const char *dev, int writable, int *devdax);
+/* Open the device for reading (and writing); it must still be the file fc_verify_mount
+ * checked (*expect). *devdax = 1 for a character device. fd, -errno, or FAMFS_EUNTRUSTED. */
+struct stat;
+FC_HIDDEN int fc_open_device(const char *dev, int writable, int *devdax,
+                             const struct stat *expect);
 
-/* Is fd's file system a famfs mount we can trust to name the device: fstype fuse.famfs,
- * mounted by root or by this user (user_id=0 or our euid), and its source is the file devfd
- * is open on? 0, or
- * FAMFS_EUNTRUSTED, or -errno. (A FUSE file system mounted by an ordinary user could
+/* Is fd's file system a famfs mount we can trust to name the device `dev` (checked before
+ * anything opens it): fstype fuse.famfs, mounted by root or by this user (user_id=0 or our
+ * euid), and its source is the file `dev` (same st_dev/st_ino)? 0 with *devst = stat(dev),
+ * or FAMFS_EUNTRUSTED, or -errno. (A FUSE file system mounted by an ordinary user could
  * otherwise make a privileged program map any device it names.) */
-FC_HIDDEN int fc_verify_mount(int fd, int devfd);
+FC_HIDDEN int fc_verify_mount(int fd, const char *dev, struct stat *devst);
 /* One /proc/self/mountinfo line [line, end): 1 = the mount of device maj:min and trusted for
  * the device file devst, 0 = another mount, -1 = that mount but not trusted. */
-struct stat;
 FC_HIDDEN int fc_mountinfo_line(const char *line, const char *end, unsigned maj, unsigned min,
                                 const struct stat *devst);
 

@@ -215,20 +215,29 @@ static int map_common(int fd, const char *what, uint64_t offset, size_t len, int
     }
     len = (size_t)(m.size - offset);
   }
+  struct stat devst;
+  rc = fc_verify_mount(fd, dev, &devst);
+  if (rc == -EACCES || rc == -EPERM) {
+    set_err("%s: cannot reach famfs device %s: %s", what, dev, strerror(-rc));
+    errno = -rc;
+    return FAMFS_EDEVACCESS;
+  }
+  if (rc) {
+    set_err("%s: %s (%s)", what, famfs_strerror(rc), dev);
+    return fail(rc);
+  }
   int devdax = 0;
-  int dfd = fc_open_device(dev, writable, &devdax);
+  int dfd = fc_open_device(dev, writable, &devdax, &devst);
+  if (dfd == FAMFS_EUNTRUSTED) {
+    set_err("%s: %s changed while it was being opened", what, dev);
+    return fail(dfd);
+  }
   if (dfd < 0) {
     set_err("%s: cannot open famfs device %s %s: %s", what, dev,
             writable ? "read-write" : "read-only", strerror(-dfd));
     errno = -dfd;
     if (dfd == -EACCES || dfd == -EPERM || dfd == -EROFS) return FAMFS_EDEVACCESS;
     return dfd;
-  }
-  rc = fc_verify_mount(fd, dfd);
-  if (rc) {
-    close(dfd);
-    set_err("%s: %s (%s)", what, famfs_strerror(rc), dev);
-    return fail(rc);
   }
   rc = fc_map_range(&libc_sys, &m, dfd, devdax, offset, len, prot, flags, addr);
   close(dfd);

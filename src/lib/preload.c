@@ -158,18 +158,18 @@ static void *famfs_try(size_t len, int prot, int flags, int fd, off_t off, int *
          fd, (unsigned long long)off, len);
     return MAP_FAILED;
   }
+  struct stat devst;
+  rc = fc_verify_mount(fd, dev, &devst);
+  if (rc) {
+    note("fd %d: its mount is not a famfs of %s mounted by root or by us (%d); using the "
+         "ordinary mmap", fd, dev, rc);
+    return MAP_FAILED;
+  }
   int devdax = 0;
-  int dfd = fc_open_device(dev, writable, &devdax);
+  int dfd = fc_open_device(dev, writable, &devdax, &devst);
   if (dfd < 0) {
     note("cannot open %s %s (%s); using the ordinary (FUSE) mmap", dev,
          writable ? "read-write" : "read-only", strerror(-dfd));
-    return MAP_FAILED;
-  }
-  rc = fc_verify_mount(fd, dfd);
-  if (rc) {
-    close(dfd);
-    note("fd %d: its mount is not a famfs of %s mounted by root or by us; using the ordinary mmap",
-         fd, dev);
     return MAP_FAILED;
   }
   void *addr = MAP_FAILED;
