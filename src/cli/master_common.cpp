@@ -696,6 +696,7 @@ uint64_t Session::append(omf::LogEntry e) {
   std::lock_guard<std::mutex> g(append_mu_);
   uint64_t idx = writer_->append(e);
   ++appended_;
+  if (first_index_ == ~0ull) first_index_ = idx;
   if (ns_) {
     omf::LogEntry stored = read_log_entry(map_.cbytes(), idx);
     ns_->apply(stored, idx);
@@ -730,6 +731,18 @@ std::optional<JsonValue> Session::logplay() {
     print_warning("famfs " + cmd_, "the famfs daemon's logplay report is not JSON (" + why + ")");
     return std::nullopt;
   }
+  // Entries this command wrote that the daemon would not apply: say so (never expected).
+  if (const JsonValue* sk = j->get("skipped"); sk && sk->type == JsonValue::Type::Array) {
+    for (const JsonValue& e : sk->array) {
+      uint64_t idx = e.u64("index", ~0ull);
+      if (idx == ~0ull || first_index_ == ~0ull || idx < first_index_ || idx < warned_upto_) continue;
+      print_error("famfs " + cmd_, "the famfs daemon of " + mount_.mpt + " did not apply log entry " +
+                                       std::to_string(idx) + " written by this command: " +
+                                       e.str("what", "no reason given") +
+                                       "; run 'famfs fsck " + mount_.mpt + "'");
+    }
+  }
+  warned_upto_ = j->u64("entries", warned_upto_);
   return j;
 }
 

@@ -139,6 +139,8 @@ class Session {
   std::unique_ptr<Allocator> alloc_;
   std::mutex append_mu_;
   uint64_t appended_ = 0;
+  uint64_t first_index_ = ~0ull; // first slot this session appended
+  uint64_t warned_upto_ = 0;     // skipped-entry warnings already printed below this slot
   std::chrono::steady_clock::time_point last_logplay_ = std::chrono::steady_clock::now();
 };
 
