@@ -2,7 +2,7 @@
 """Zero-copy mmap benchmark: a famfs file read through (a) libfamfs, (b) the LD_PRELOAD shim,
 (c) FUSE mmap, against a raw mmap of the same bytes of the image file, in one run.
 
-    bench/mmap/run_bench.py [--build DIR] [--size 4G] [--passes 3] [--touches 1048576]
+    bench/mmap/run_bench.py [--build DIR] [--size 4G] [--passes 5] [--touches 1048576] [--huge] [--map-ops 2000]
 
 Makes a fresh image in /dev/shm, mkfs, mounts it (master), creates one file of --size, fills
 it through the image (so every page is real memory before anything is measured), then runs
@@ -34,7 +34,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.environ.get("FAMFS_BUILD_DIR", os.path.join(SRC, "build")))
     ap.add_argument("--size", default="4G")
-    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--touches", type=int, default=1 << 20)
     ap.add_argument("--map-ops", type=int, default=2000,
                     help="map/touch/unmap cycles of a 2 MiB window timed per mode")
