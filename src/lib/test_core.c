@@ -154,6 +154,13 @@ static void test_map(int img) {
   CHECK(!mapped(granule) && !mapped(p) && mapped(hole));
   CHECK(famfs_munmap(hole, 4096) == 0 && !mapped(hole));
 
+  /* MAP_POPULATE and MAP_SHARED_VALIDATE are fine */
+  CHECK(famfs_mmap_map(m, img, 0, 2 * MiB, PROT_READ, MAP_SHARED_VALIDATE | MAP_POPULATE, &p) == 0);
+  if (p) {
+    verify_all(m, p, 0, 2 * MiB);
+    CHECK(famfs_munmap(p, 2 * MiB) == 0);
+  }
+
   /* beyond the allocation */
   CHECK(famfs_mmap_map(m, img, 0x400000, 0x300000, PROT_READ, MAP_SHARED, &p) == -ENXIO);
   CHECK(famfs_mmap_map(m, img, 0x1001, 0x1000, PROT_READ, MAP_SHARED, &p) == -EINVAL);

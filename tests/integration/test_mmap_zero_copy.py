@@ -181,6 +181,27 @@ def test_readonly_file_cannot_be_mapped_writable(master, client, probes):
     assert e.value.code in (-13, -1, -30)
 
 
+def test_readonly_mount(master, probes):
+    """A read-only mount (famfs mount -r) maps read-only: a writable mapping is EROFS."""
+    path = create_file(master, "rom.dat", 4 * MiB, seed=6)
+    h = fh.Host("ro")
+    try:
+        mpt = h.mount(master.image, None, "-r")
+        p = os.path.join(mpt, "rom.dat")
+        fh.wait_for(lambda: os.path.exists(p), 5)
+        L = probes("lib")
+        with pytest.raises(ProbeError) as e:
+            L.map(p, 0, 4 * MiB, "rw")
+        assert e.value.code in (-30, -13), e.value          # EROFS (or EACCES)
+        i, _ = L.map(p, 0, 4 * MiB, "r")
+        assert L.read(i, 0, 16) == fh.pattern(6, 16)
+        assert master.image in L.maps_line(i, 0)
+        L.close()
+    finally:
+        for m in list(h.mounts):
+            fh.cleanup_mount(m)
+
+
 @pytest.fixture
 def shared_master(image):
     """A master mounted with allow_other, so another user can reach the mount."""
