@@ -12,7 +12,8 @@
  *    code on failure: -errno for ordinary errors (e.g. -EACCES: the caller may not open the
  *    famfs file with the requested access; -EROFS: read-only mount; -ENXIO: range beyond the
  *    file's allocation), or one of the FAMFS_E* codes below. errno is also set on failure
- *    (to the underlying errno; for FAMFS_ENOTFAMFS to ENOTSUP, for FAMFS_EBADMAP to EINVAL).
+ *    (to the underlying errno; for FAMFS_ENOTFAMFS to ENOTSUP, for FAMFS_EBADMAP to EINVAL,
+ *    for FAMFS_EUNTRUSTED to EPERM).
  *  - famfs_strerror(code) describes a code; famfs_last_error() returns a per-thread message
  *    naming the path and the reason of the last failure in this thread.
  *  - All functions are thread-safe.
@@ -34,7 +35,8 @@
  *  - offset must be a multiple of the page size. Device-DAX maps in 2 MiB pieces, so the
  *    library maps the whole 2 MiB granules around [offset, offset+len) into a 2 MiB-aligned
  *    range (PMD mappings on devdax) and returns a pointer inside it. famfs_munmap knows about
- *    the extra pages and releases them when the requested range is unmapped.
+ *    the extra pages and releases them when the requested range is unmapped. Unmap with
+ *    famfs_munmap (not munmap(2)); do not mremap these mappings.
  *  - Bytes between the file size and the end of its allocation (a multiple of 2 MiB) are
  *    mappable; beyond the allocation is -ENXIO.
  */
