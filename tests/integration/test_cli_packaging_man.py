@@ -274,3 +274,22 @@ def test_mkfs_completion_offers_flags(tmp_path):
     (tmp_path / "a.img").write_text("")
     assert complete("mkfs.famfs", [str(tmp_path) + "/a"], script) == [str(tmp_path) + "/a.img"]
     assert complete("mkfs.famfs", ["-l", ""], script) == []
+
+
+def test_libfamfs_page_matches_the_header():
+    """libfamfs(3) names every public function and FAMFS_E* code of famfs.h, and no code
+    the header does not define."""
+    header = os.path.join(fh.SOURCE_DIR, "src", "lib", "famfs.h")
+    if not os.path.exists(header):
+        pytest.skip("src/lib/famfs.h not there")
+    h = open(header).read()
+    funcs = set(re.findall(r"^FAMFS_API\s+[\w\s\*]*?\b(famfs_\w+)\s*\(", h, re.M))
+    codes = set(re.findall(r"^#define\s+(FAMFS_E\w+)\s", h, re.M))
+    assert "famfs_mmap" in funcs and codes, (funcs, codes)
+    text = render("libfamfs.3")
+    missing = sorted(n for n in funcs | codes if not word_in(n, text))
+    assert not missing, "libfamfs(3) lacks: %s" % missing
+    stale = sorted(set(re.findall(r"\bFAMFS_E[A-Z]+\b", text)) - codes)
+    assert not stale, "libfamfs(3) names codes famfs.h lacks: %s" % stale
+    stale = sorted(set(re.findall(r"\b(famfs_[a-z_]+)\(", text)) - funcs)
+    assert not stale, "libfamfs(3) names functions famfs.h lacks: %s" % stale
