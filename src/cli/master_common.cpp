@@ -1121,4 +1121,16 @@ void parallel_for(std::size_t n, unsigned threads, const std::function<void(std:
   for (auto& t : pool) t.join();
 }
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t c = s.find(',', pos);
+    out.push_back(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  return out;
+}
+
 } // namespace famfs::cli::master

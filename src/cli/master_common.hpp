@@ -220,4 +220,7 @@ std::string quote(std::string_view s); // 'like this'
 // Exit status rule for commands that count errors: capped like upstream.
 inline int count_rc(uint64_t n) { return n > 127 ? 127 : int(n); }
 
+// Split an -M/--multi argument "a,b,c" on commas (empty fields kept, so "f,,1" is 3 fields).
+std::vector<std::string> split_commas(const std::string& s);
+
 } // namespace famfs::cli::master

@@ -28,18 +28,6 @@ const Inode* lookup(Session& s, const std::string& rel) {
   return ino ? s.ns().get(*ino) : nullptr;
 }
 
-// Split "a,b,c" on commas.
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    size_t c = s.find(',', pos);
-    out.push_back(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (c == std::string::npos) break;
-    pos = c + 1;
-  }
-  return out;
-}
 
 struct CreatItem {
   std::string arg;     // as given

@@ -29,18 +29,6 @@ namespace famfs::cli::master {
 
 namespace {
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    size_t c = s.find(',', pos);
-    out.push_back(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (c == std::string::npos) break;
-    pos = c + 1;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The user.famfs.fmap xattr (docs/design.md)
 struct XFmap {
