@@ -517,7 +517,7 @@ void register_mount_commands(CLI::App& app) {
     c->add_option("--refresh-ms", o->refresh_ms, "Log poll interval in ms (default 5)");
     c->add_flag("--allow-other", o->allow_other, "Let other users access the mount");
     c->add_option("--log-file", o->log_file, "famfs-fused log file (default: syslog)");
-    c->add_option("--threads", o->threads, "famfs-fused worker threads (default 8)");
+    c->add_option("--threads", o->threads, "famfs-fused worker threads (default 4)");
     c->add_flag("--nodirect", o->nodirect, "Serve file data through the page cache");
   }
   {

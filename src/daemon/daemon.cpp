@@ -1149,7 +1149,8 @@ int Daemon::run() {
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   fuse_loop_cfg_set_max_threads(cfg, opt_.threads);
-  fuse_loop_cfg_set_idle_threads(cfg, opt_.threads);
+  fuse_loop_cfg_set_idle_threads(cfg, opt_.idle_threads >= 0 ? unsigned(opt_.idle_threads)
+                                                               : opt_.threads);
   int rc = fuse_session_loop_mt(se_, cfg);
   fuse_loop_cfg_destroy(cfg);
   stop_ = true;

@@ -36,7 +36,8 @@ struct Options {
   double timeout = 3600;         // entry/attr cache timeout (s)
   int ready_fd = -1;
   std::string log_file;
-  unsigned threads = 8;          // max worker threads
+  unsigned threads = 4;          // max worker threads
+  int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
 };
 

@@ -34,7 +34,7 @@ constexpr const char* kUsage =
     "  -o ro                     read-only mount\n"
     "  -o allow_other            let other users use the mount\n"
     "  -o log_file=PATH          log to PATH (default: stderr with -f, else syslog)\n"
-    "  -o threads=N              maximum worker threads (default 8)\n"
+    "  -o threads=N              maximum worker threads (default 4)\n"
     "  -o nodirect               serve file data through the page cache, not direct I/O\n"
     "  -o ready_fd=N             (internal) write one byte to fd N when the mount is ready\n"
     "Always passed to FUSE: subtype=famfs,fsname=<device>,default_permissions.\n";
@@ -92,6 +92,9 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err) {
   } else if (k == "threads") {
     if (!parse_uint(v, n) || n < 1 || n > 256) return err = "threads must be 1..256", false;
     o.threads = unsigned(n);
+  } else if (k == "idle_threads") {
+    if (!parse_uint(v, n) || n > 256) return err = "idle_threads must be 0..256", false;
+    o.idle_threads = int(n);
   } else if (k == "nodirect") {
     o.direct_io = false;
   } else if (k == "debug") {
