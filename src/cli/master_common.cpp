@@ -765,14 +765,24 @@ void Progress::finish() {
   }
 }
 
+// How long work runs before the bar appears: 1 s, or $FAMFS_PROGRESS_DELAY_MS (tests set 0 so
+// that whether a bar appears does not depend on how fast this machine copies).
+std::chrono::milliseconds progress_delay() {
+  const char* v = std::getenv("FAMFS_PROGRESS_DELAY_MS");
+  char* end = nullptr;
+  long ms = v ? std::strtol(v, &end, 10) : -1;
+  return std::chrono::milliseconds(v && *v && end && *end == '\0' && ms >= 0 ? ms : 1000);
+}
+
 void Progress::run() {
   using namespace std::chrono;
+  const milliseconds delay = progress_delay();
   while (!stop_.load()) {
+    if (steady_clock::now() - start_ >= delay) {
+      shown_ = true;
+      draw(false);
+    }
     std::this_thread::sleep_for(milliseconds(100));
-    if (stop_.load()) break;
-    if (steady_clock::now() - start_ < milliseconds(1000)) continue;
-    shown_ = true;
-    draw(false);
   }
 }
 

@@ -234,21 +234,14 @@ def test_cp_interleaved(master, srcdir):
     assert next_index(master.image) == n
 
 
-def test_cp_progress_bar_only_on_a_terminal(master, srcdir):
+def _cp_on_a_terminal(master, src, dst, delay_ms):
+    """Run famfs cp with stderr on a pseudo-terminal; returns what it wrote there."""
     import pty
     import subprocess
-    import time
-    src = os.path.join(srcdir, "sparse")
-    with open(src, "wb") as f:
-        f.truncate(1536 * MiB)
-    # Not a terminal: nothing on stderr.
-    p = master.famfs("cp", src, os.path.join(master.mpt, "quiet"))
-    assert p.stderr == ""
-    # A terminal: a progress bar once the copy has taken more than a second.
     mfd, sfd = pty.openpty()
-    t0 = time.time()
-    proc = subprocess.Popen([fh.famfs_bin(), "cp", src, os.path.join(master.mpt, "loud")],
-                            env=master.env, stdout=subprocess.PIPE, stderr=sfd)
+    env = dict(master.env, FAMFS_PROGRESS_DELAY_MS=str(delay_ms))
+    proc = subprocess.Popen([fh.famfs_bin(), "cp", src, dst],
+                            env=env, stdout=subprocess.PIPE, stderr=sfd)
     os.close(sfd)
     chunks = []
     while True:
@@ -261,14 +254,28 @@ def test_cp_progress_bar_only_on_a_terminal(master, srcdir):
         chunks.append(b)
     proc.wait(timeout=300)
     os.close(mfd)
-    took = time.time() - t0
     assert proc.returncode == 0
-    out = b"".join(chunks).decode(errors="replace")
-    if took > 1.5:
-        assert "famfs cp [" in out and "100%" in out, out
-    else:
-        assert "famfs cp [" not in out     # too fast to need one
-    assert os.stat(os.path.join(master.mpt, "loud")).st_size == 1536 * MiB
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_cp_progress_bar_only_on_a_terminal(master, srcdir):
+    src = os.path.join(srcdir, "sparse")
+    with open(src, "wb") as f:
+        f.truncate(256 * MiB)
+    # Not a terminal: nothing on stderr, even when the bar would show at once.
+    import subprocess
+    p = subprocess.run([fh.famfs_bin(), "cp", src, os.path.join(master.mpt, "quiet")],
+                       env=dict(master.env, FAMFS_PROGRESS_DELAY_MS="0"),
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    # A terminal, bar due at once: it is drawn and ends at 100%.
+    out = _cp_on_a_terminal(master, src, os.path.join(master.mpt, "loud"), 0)
+    assert "famfs cp [" in out and "100%" in out, out
+    assert os.stat(os.path.join(master.mpt, "loud")).st_size == 256 * MiB
+    # A terminal, bar due after an hour: a copy that ends first draws nothing.
+    out = _cp_on_a_terminal(master, src, os.path.join(master.mpt, "short"), 3600 * 1000)
+    assert "famfs cp [" not in out, out
 
 
 def test_cp_tree_with_symlinks(master, srcdir):
