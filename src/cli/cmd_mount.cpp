@@ -10,12 +10,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +25,7 @@
 #include "dax/cache.hpp"
 #include "dax/device.hpp"
 #include "dax/identity.hpp"
+#include "cli/json_read.hpp"
 #include "dax/mapping.hpp"
 #include "dax/mounts.hpp"
 #include "meta/error.hpp"
@@ -37,107 +36,6 @@
 namespace famfs::cli {
 
 namespace {
-
-// ---- a very small JSON reader for the daemon's xattr reports ----------------------------------
-struct JVal {
-  enum Kind { Null, Bool, Num, Str, Arr, Obj } kind = Null;
-  bool b = false;
-  double n = 0;
-  std::string s;
-  std::vector<JVal> a;
-  std::map<std::string, JVal> o;
-  const JVal* get(const std::string& k) const {
-    auto it = o.find(k);
-    return it == o.end() ? nullptr : &it->second;
-  }
-  uint64_t u(const std::string& k) const {
-    const JVal* v = get(k);
-    return v && v->kind == Num ? uint64_t(v->n) : 0;
-  }
-};
-
-struct JParser {
-  const std::string& t;
-  size_t i = 0;
-  void ws() {
-    while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
-  }
-  bool parse(JVal& v) {
-    ws();
-    if (i >= t.size()) return false;
-    char c = t[i];
-    if (c == '{') {
-      v.kind = JVal::Obj;
-      ++i;
-      ws();
-      if (i < t.size() && t[i] == '}') return ++i, true;
-      while (true) {
-        JVal k;
-        if (!parse(k) || k.kind != JVal::Str) return false;
-        ws();
-        if (i >= t.size() || t[i] != ':') return false;
-        ++i;
-        JVal val;
-        if (!parse(val)) return false;
-        v.o[k.s] = std::move(val);
-        ws();
-        if (i < t.size() && t[i] == ',') { ++i; continue; }
-        if (i < t.size() && t[i] == '}') return ++i, true;
-        return false;
-      }
-    }
-    if (c == '[') {
-      v.kind = JVal::Arr;
-      ++i;
-      ws();
-      if (i < t.size() && t[i] == ']') return ++i, true;
-      while (true) {
-        JVal e;
-        if (!parse(e)) return false;
-        v.a.push_back(std::move(e));
-        ws();
-        if (i < t.size() && t[i] == ',') { ++i; continue; }
-        if (i < t.size() && t[i] == ']') return ++i, true;
-        return false;
-      }
-    }
-    if (c == '"') {
-      v.kind = JVal::Str;
-      ++i;
-      while (i < t.size() && t[i] != '"') {
-        if (t[i] == '\\' && i + 1 < t.size()) {
-          char e = t[++i];
-          if (e == 'n') v.s += '\n';
-          else if (e == 't') v.s += '\t';
-          else if (e == 'u' && i + 4 < t.size()) {
-            v.s += char(std::strtol(t.substr(i + 1, 4).c_str(), nullptr, 16));
-            i += 4;
-          } else v.s += e;
-          ++i;
-        } else {
-          v.s += t[i++];
-        }
-      }
-      return i < t.size() ? (++i, true) : false;
-    }
-    if (t.compare(i, 4, "true") == 0) return v.kind = JVal::Bool, v.b = true, i += 4, true;
-    if (t.compare(i, 5, "false") == 0) return v.kind = JVal::Bool, v.b = false, i += 5, true;
-    if (t.compare(i, 4, "null") == 0) return v.kind = JVal::Null, i += 4, true;
-    char* end = nullptr;
-    v.n = std::strtod(t.c_str() + i, &end);
-    if (end == t.c_str() + i) return false;
-    v.kind = JVal::Num;
-    i = size_t(end - t.c_str());
-    return true;
-  }
-};
-
-std::optional<JVal> parse_json(const std::string& s) {
-  JVal v;
-  JParser p{s};
-  if (!p.parse(v)) return std::nullopt;
-  return v;
-}
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -353,7 +251,7 @@ int run_umount(const std::string& target, bool lazy, bool verbose) {
   pid_t pid = 0;
   int err = 0;
   if (auto s = get_xattr(mpt, "user.famfs.status", &err)) {
-    if (auto j = parse_json(*s)) pid = pid_t(j->u("pid"));
+    if (auto j = json_parse(*s)) pid = pid_t(j->u64("pid"));
   }
   bool detached = false;
   if (::umount2(mpt.c_str(), 0) != 0) {
@@ -454,34 +352,34 @@ int run_logplay(const std::string& target, bool dryrun, bool verbose, bool clien
     print_error(prog, mpt + ": cannot read user.famfs.logplay: " + std::strerror(err));
     return 1;
   }
-  auto j = parse_json(*rep);
-  if (!j || j->kind != JVal::Obj) {
+  auto j = json_parse(*rep);
+  if (!j || j->type != JsonValue::Type::Object) {
     print_error(prog, "unexpected report from famfs-fused: " + *rep);
     return 1;
   }
   std::printf("famfs_logplay: %llu log entries; %llu new files; %llu new directories\n",
-              static_cast<unsigned long long>(j->u("entries")),
-              static_cast<unsigned long long>(j->u("new_files")),
-              static_cast<unsigned long long>(j->u("new_dirs")));
-  if (verbose && j->u("existed"))
+              static_cast<unsigned long long>(j->u64("entries")),
+              static_cast<unsigned long long>(j->u64("new_files")),
+              static_cast<unsigned long long>(j->u64("new_dirs")));
+  if (verbose && j->u64("existed"))
     std::printf("famfs_logplay: %llu entries named existing objects (first one wins)\n",
-                static_cast<unsigned long long>(j->u("existed")));
+                static_cast<unsigned long long>(j->u64("existed")));
   int errors = 0;
-  if (const JVal* sk = j->get("skipped"); sk && sk->kind == JVal::Arr) {
-    for (const JVal& s : sk->a) {
-      const JVal* w = s.get("what");
+  if (const JsonValue* sk = j->get("skipped"); sk && sk->type == JsonValue::Type::Array) {
+    for (const JsonValue& s : sk->array) {
+      const JsonValue* w = s.get("what");
       std::printf("famfs_logplay: skipped entry %llu: %s\n",
-                  static_cast<unsigned long long>(s.u("index")), w ? w->s.c_str() : "?");
+                  static_cast<unsigned long long>(s.u64("index")), w ? w->text.c_str() : "?");
       ++errors;
     }
   }
-  const JVal* dmg = j->get("damaged");
-  if (dmg && dmg->kind == JVal::Bool && dmg->b) {
-    const JVal* why = j->get("damage_reason");
+  const JsonValue* dmg = j->get("damaged");
+  if (dmg && dmg->type == JsonValue::Type::Bool && dmg->boolean) {
+    const JsonValue* why = j->get("damage_reason");
     std::printf("famfs_logplay: log damaged at entry %llu%s%s (entries after it are not "
                 "played; run famfs fsck)\n",
-                static_cast<unsigned long long>(j->u("damage_index")), why ? ": " : "",
-                why ? why->s.c_str() : "");
+                static_cast<unsigned long long>(j->u64("damage_index")), why ? ": " : "",
+                why ? why->text.c_str() : "");
     ++errors;
   }
   return errors;

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/json_read.hpp"
 #include "dax/device.hpp"
 #include "dax/mapping.hpp"
 #include "meta/append.hpp"
@@ -35,26 +36,6 @@
 
 namespace famfs::cli::master {
 
-// ---------------------------------------------------------------------------------------------
-// JSON (reader only: the daemon's user.famfs.status and user.famfs.logplay values)
-struct JsonValue {
-  enum class Type { Null, Bool, Number, String, Array, Object };
-  Type type = Type::Null;
-  bool boolean = false;
-  double number = 0;
-  std::string text; // string value, or the literal text of a number
-  std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;
-
-  const JsonValue* get(std::string_view key) const; // object member or nullptr
-  bool is_null() const { return type == Type::Null; }
-  // Typed accessors with a default when absent or of another type.
-  uint64_t u64(std::string_view key, uint64_t dflt = 0) const;
-  int64_t i64(std::string_view key, int64_t dflt = 0) const;
-  bool flag(std::string_view key, bool dflt = false) const;
-  std::string str(std::string_view key, std::string dflt = {}) const;
-};
-std::optional<JsonValue> json_parse(std::string_view text, std::string* why = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Extended attributes. nullopt and *err = errno on failure (ENODATA, ENOTSUP, ...).
