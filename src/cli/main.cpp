@@ -37,7 +37,7 @@ void add_identity_option(CLI::App* cmd, std::string& path) {
 
 int main(int argc, char** argv) {
   using namespace famfs::cli;
-  CLI::App app{"famfs: a shared-memory file system for CXL and fabric-attached memory"};
+  CLI::App app{"famfs: a shared-memory file system for CXL and fabric-attached memory", "famfs"};
   app.set_help_flag("-h,-?,--help", "Print this help and exit");
   bool dryrun = false; // upstream accepts it and does nothing; so do we
   app.add_flag("--dryrun", dryrun, "Accepted for compatibility; does nothing");
