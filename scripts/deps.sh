@@ -1,9 +1,14 @@
 #!/bin/bash
 # Install what building and testing famfs needs on Debian 12 (run as root). Fast when done.
 set -euo pipefail
+# Usage: deps.sh          what building and running famfs needs (README command 1)
+#        deps.sh --test   plus what the test suite needs (pytest, QEMU for the VM tests, ...)
 PKGS=(meson ninja-build pkg-config g++ libfuse3-dev fuse3 libdaxctl-dev libndctl-dev
-      libspdlog-dev libcli11-dev catch2 zlib1g-dev uuid-dev xz-utils attr util-linux
-      python3 python3-pytest fio qemu-system-x86 cpio busybox-static dpkg-dev groff-base man-db)
+      libspdlog-dev libcli11-dev catch2 zlib1g-dev uuid-dev util-linux)
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(xz-utils attr python3 python3-pytest fio qemu-system-x86 cpio busybox-static
+         dpkg-dev groff-base man-db)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer. Run as root on Debian 12.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh || exit 1
+scripts/deps.sh --test || exit 1
 scripts/build.sh build || exit 1
 passed=0; failed=0
 run() { # run NAME CMD...: count one suite
