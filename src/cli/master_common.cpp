@@ -2,7 +2,6 @@
 #include "cli/master_common.hpp"
 
 #include <fcntl.h>
-#include <immintrin.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -604,70 +603,7 @@ void prefault_write(void* p, std::size_t n) {
   if (n >= (1u << 20)) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
 }
 
-__attribute__((target("avx"))) void nt_loop_avx(char* d, const char* s, std::size_t n) {
-  for (; n >= 128; n -= 128, d += 128, s += 128) {
-    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
-    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 32));
-    __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 64));
-    __m256i e = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 96));
-    _mm256_stream_si256(reinterpret_cast<__m256i*>(d), a);
-    _mm256_stream_si256(reinterpret_cast<__m256i*>(d + 32), b);
-    _mm256_stream_si256(reinterpret_cast<__m256i*>(d + 64), c);
-    _mm256_stream_si256(reinterpret_cast<__m256i*>(d + 96), e);
-  }
-  for (; n >= 64; n -= 64, d += 64, s += 64) {
-    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
-    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 32));
-    _mm256_stream_si256(reinterpret_cast<__m256i*>(d), a);
-    _mm256_stream_si256(reinterpret_cast<__m256i*>(d + 32), b);
-  }
-}
-
-void nt_loop_sse2(char* d, const char* s, std::size_t n) {
-  for (; n >= 64; n -= 64, d += 64, s += 64) {
-    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
-    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16));
-    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 32));
-    __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 48));
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d), a);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 16), b);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 32), c);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(d + 48), e);
-  }
-}
-
-bool have_avx() {
-  static const bool v = __builtin_cpu_supports("avx");
-  return v;
-}
-
 } // namespace
-
-void memcpy_nontemporal(void* dst, const void* src, std::size_t n) {
-  char* d = static_cast<char*>(dst);
-  const char* s = static_cast<const char*>(src);
-  std::size_t head = (64 - (reinterpret_cast<std::uintptr_t>(d) & 63)) & 63;
-  if (head > n) head = n;
-  if (head) {
-    std::memcpy(d, s, head);
-    dax::flush_range(d, head);
-    d += head;
-    s += head;
-    n -= head;
-  }
-  std::size_t body = n & ~std::size_t(63);
-  if (body) {
-    if (have_avx()) nt_loop_avx(d, s, body);
-    else nt_loop_sse2(d, s, body);
-    d += body;
-    s += body;
-    n -= body;
-  }
-  if (n) {
-    std::memcpy(d, s, n);
-    dax::flush_range(d, n);
-  }
-}
 
 namespace {
 
@@ -802,7 +738,7 @@ void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_
         dax::flush_range(pc.dst, pc.len);
         break;
       case CopyMethod::NonTemporal:
-        memcpy_nontemporal(pc.dst, src + pc.src_off, pc.len);
+        dax::stream_store(pc.dst, src + pc.src_off, pc.len);
         break;
     }
     if (pf) pf->copied(i);

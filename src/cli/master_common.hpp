@@ -163,9 +163,6 @@ void copy_fd_to_fmap(std::span<std::byte> dev, const Fmap& fmap, int fd, uint64_
                      const std::string& src_name, Progress* progress, CopyMethod method,
                      unsigned threads = 1);
 
-// Non-temporal copy (bypasses the cache: no flush needed afterwards except the fence).
-void memcpy_nontemporal(void* dst, const void* src, std::size_t n);
-
 // Fill the file's device ranges with the B§8.5 stream for `seed`, then flush.
 void random_fill_fmap(std::span<std::byte> dev, const Fmap& fmap, uint64_t size, uint64_t seed,
                       Progress* progress);

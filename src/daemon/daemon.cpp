@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #if defined(__x86_64__)
-#include <immintrin.h>
 #endif
 #include <cerrno>
 #include <chrono>
@@ -33,6 +32,7 @@
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
 #include "daemon/wire.hpp"
+#include "meta/numeric.hpp"
 #include "meta/bitmap.hpp"
 #include "meta/error.hpp"
 #include "meta/log.hpp"
@@ -76,48 +76,9 @@ std::string jstr(std::string_view s) {
   return o + "\"";
 }
 
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
 Daemon* self(fuse_req_t req) { return static_cast<Daemon*>(fuse_req_userdata(req)); }
 
 constexpr size_t kStreamMin = 64 * 1024; // writes at least this big bypass the CPU caches
-
-// Copy into device memory with non-temporal stores: no read-for-ownership of the destination
-// (~1.8x a plain memcpy into a /dev/shm mapping here) and nothing left dirty in the CPU caches
-// for another host to miss. Ends with sfence.
-void stream_copy(std::byte* dst, const char* src, size_t n) {
-#if defined(__x86_64__)
-  while ((reinterpret_cast<uintptr_t>(dst) & 15) && n) {
-    *dst++ = std::byte(*src++);
-    --n;
-  }
-  size_t blocks = n / 64;
-  for (size_t i = 0; i < blocks; ++i) {
-    __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
-    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 32));
-    __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 48));
-    _mm_stream_si128(reinterpret_cast<__m128i*>(dst), a);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 16), b);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 32), c);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 48), d);
-    src += 64;
-    dst += 64;
-  }
-  n -= blocks * 64;
-  std::memcpy(dst, src, n);
-  if (n) dax::flush_range(dst, n);
-  _mm_sfence();
-#else
-  std::memcpy(dst, src, n);
-  dax::flush_range(dst, n);
-  dax::store_fence();
-#endif
-}
 
 } // namespace
 
@@ -633,13 +594,16 @@ void Daemon::op_write(fuse_req_t req, const char* buf, size_t size, off_t off,
     uint64_t l = std::min(r->len, n - done);
     if (r->dev_offset + l > map_.size()) break;
     if (n >= kStreamMin)
-      stream_copy(base_ + r->dev_offset, buf + done, l);
+      dax::stream_store(base_ + r->dev_offset, buf + done, l);
     else
       std::memcpy(base_ + r->dev_offset, buf + done, l);
     done += l;
   }
   if (done == 0) return (void)fuse_reply_err(req, EIO);
-  if (n >= kStreamMin) return (void)fuse_reply_write(req, done); // nothing left in the caches
+  if (n >= kStreamMin) {
+    dax::store_fence(); // the streamed stores are in memory before the write is acknowledged
+    return (void)fuse_reply_write(req, done); // nothing left in the caches
+  }
   uint64_t cur = of->dirty_lo.load(std::memory_order_relaxed);
   while (o < cur && !of->dirty_lo.compare_exchange_weak(cur, o)) {
   }

@@ -16,6 +16,12 @@ void flush_range(const void* p, std::size_t n);      // write back, no fence
 void invalidate_range(const void* p, std::size_t n); // clflushopt/clflush (drops the lines)
 void store_fence();                                  // sfence
 
+// Copy into device memory with non-temporal stores (AVX, else SSE2): no read-for-ownership of
+// the destination and nothing left dirty in this CPU's caches for another host to miss. The
+// unaligned head and tail go through memcpy + flush_range. No fence: call store_fence() once
+// after the last copy whose ordering matters.
+void stream_store(void* dst, const void* src, std::size_t n);
+
 // The CacheOps the core takes, backed by the functions above.
 CacheOps cpu_cache_ops();
 
