@@ -269,6 +269,7 @@ Daemon::Refresh Daemon::refresh(bool forced) {
       std::lock_guard lk(inval_mu_);
       for (Ino p : parents) inval_inodes_.push_back(p);
       for (auto& e : entries) inval_entries_.push_back(std::move(e));
+      inval_unsent_ += parents.size() + entries.size();
     }
     inval_pending_ = true;
     wake_.notify_all();
@@ -302,12 +303,15 @@ void Daemon::flush_invalidations() {
     entries.swap(inval_entries_);
     inval_pending_ = false;
   }
-  if (!initialized_ || !se_) return;
-  for (auto& [parent, name] : entries)
-    fuse_lowlevel_notify_inval_entry(se_, parent, name.c_str(), name.size());
-  std::sort(inodes.begin(), inodes.end());
-  inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
-  for (Ino ino : inodes) fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0); // attributes only
+  const uint64_t batch = inodes.size() + entries.size();
+  if (initialized_ && se_) {
+    for (auto& [parent, name] : entries)
+      fuse_lowlevel_notify_inval_entry(se_, parent, name.c_str(), name.size());
+    std::sort(inodes.begin(), inodes.end());
+    inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
+    for (Ino ino : inodes) fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0); // attributes only
+  }
+  inval_unsent_ -= batch;
 }
 
 void Daemon::poller_main() {
@@ -709,6 +713,7 @@ std::string Daemon::status_json() {
     refs += v;
     known += v != 0;
   }
+  s += ",\"invalidations_unsent\":" + std::to_string(inval_unsent_.load());
   s += ",\"lookup_refs\":" + std::to_string(refs);     // kernel references (lookups - forgets)
   s += ",\"inodes_known_to_kernel\":" + std::to_string(known);
   return s + "}";

@@ -146,6 +146,8 @@ class Daemon {
   std::vector<Ino> inval_inodes_;
   std::vector<std::pair<Ino, std::string>> inval_entries_;
   std::atomic<bool> inval_pending_{false};
+  // Notifications queued and not yet sent (status: tests wait for 0 before counting lookups).
+  std::atomic<uint64_t> inval_unsent_{0};
   std::condition_variable wake_;
   std::mutex wake_mu_;
   std::atomic<bool> stop_{false};

@@ -341,9 +341,16 @@ def test_read_only_mount(image):
             fh.cleanup_mount(m)
 
 
+def _replay_settled(mpt):
+    """Force a replay and wait until the daemon has sent the kernel the invalidations it
+    queued for it: they drop dentries (so FORGETs follow) and would race with counting."""
+    fh.logplay(mpt)
+    assert fh.wait_for(lambda: fh.status(mpt)["invalidations_unsent"] == 0, timeout=5)
+
+
 def test_lookup_counts(master):
     fh.append(master.image, "bulk", "lc", 50)
-    fh.logplay(master.mpt)
+    _replay_settled(master.mpt)
     before = fh.status(master.mpt)["inodes_known_to_kernel"]
     for i in range(20):
         os.stat(os.path.join(master.mpt, "lc", "f%d" % i))
@@ -361,7 +368,7 @@ def test_forget_after_reclaim(master):
     """When the kernel drops its dentries/inodes it sends FORGET: counts go back down and
     everything is found again afterwards (the inode numbers stay the same)."""
     fh.append(master.image, "bulk", "fg", 30)
-    fh.logplay(master.mpt)
+    _replay_settled(master.mpt)
     d = os.path.join(master.mpt, "fg")
     inos = [os.stat(os.path.join(d, "f%d" % i)).st_ino for i in range(30)]
     known = fh.status(master.mpt)["inodes_known_to_kernel"]
