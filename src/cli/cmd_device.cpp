@@ -22,6 +22,7 @@
 #include "meta/error.hpp"
 #include "meta/fsck.hpp"
 #include "meta/omf.hpp"
+#include "proto/xattr.h"
 
 namespace famfs::cli {
 
@@ -45,7 +46,7 @@ struct FsckOptions {
 // else the fsname /proc/mounts shows (the daemon passes the absolute device path as fsname).
 std::string device_of_mount(const dax::MountEntry& m) {
   char buf[4096];
-  ssize_t n = ::getxattr(m.mountpoint.c_str(), "user.famfs.device", buf, sizeof buf);
+  ssize_t n = ::getxattr(m.mountpoint.c_str(), FAMFS_XATTR_DEVICE, buf, sizeof buf);
   if (n > 0) return std::string(buf, size_t(n));
   return m.device;
 }

@@ -32,6 +32,8 @@
 #include "meta/namespace.hpp"
 #include "meta/replay.hpp"
 #include "meta/superblock.hpp"
+#include "proto/daemon_defaults.h"
+#include "proto/xattr.h"
 
 namespace famfs::cli {
 
@@ -143,7 +145,7 @@ int run_mount(const MountOpts& o) {
   if (o.remount) {
     if (auto m = famfs_mount_at(mpt); m && m->device == dev) {
       int err = 0;
-      auto rep = get_xattr(mpt, "user.famfs.logplay", &err);
+      auto rep = get_xattr(mpt, FAMFS_XATTR_LOGPLAY, &err);
       if (rep) {
         if (o.verbose) std::printf("famfs mount: %s already mounted on %s; replayed the log\n",
                                    dev.c_str(), mpt.c_str());
@@ -231,7 +233,7 @@ int run_mount(const MountOpts& o) {
   }
   if (o.verbose) {
     int err = 0;
-    auto role = get_xattr(mpt, "user.famfs.role", &err);
+    auto role = get_xattr(mpt, FAMFS_XATTR_ROLE, &err);
     std::printf("famfs mount: %s on %s (role %s)\n", dev.c_str(), mpt.c_str(),
                 role ? role->c_str() : "?");
   }
@@ -250,7 +252,7 @@ int run_umount(const std::string& target, bool lazy, bool verbose) {
   }
   pid_t pid = 0;
   int err = 0;
-  if (auto s = get_xattr(mpt, "user.famfs.status", &err)) {
+  if (auto s = get_xattr(mpt, FAMFS_XATTR_STATUS, &err)) {
     if (auto j = json_parse(*s)) pid = pid_t(j->u64("pid"));
   }
   bool detached = false;
@@ -339,7 +341,7 @@ int run_logplay(const std::string& target, bool dryrun, bool verbose, bool clien
   }
   int err = 0;
   if (dryrun) {
-    auto dev = get_xattr(mpt, "user.famfs.device", &err);
+    auto dev = get_xattr(mpt, FAMFS_XATTR_DEVICE, &err);
     try {
       return logplay_dryrun(mpt, dev ? *dev : m->device, verbose, client);
     } catch (const Error& e) {
@@ -347,7 +349,7 @@ int run_logplay(const std::string& target, bool dryrun, bool verbose, bool clien
       return 1;
     }
   }
-  auto rep = get_xattr(mpt, "user.famfs.logplay", &err);
+  auto rep = get_xattr(mpt, FAMFS_XATTR_LOGPLAY, &err);
   if (!rep) {
     print_error(prog, mpt + ": cannot read user.famfs.logplay: " + std::strerror(err));
     return 1;
@@ -412,10 +414,12 @@ void register_mount_commands(CLI::App& app) {
                 "If DEVICE is already mounted on MOUNTPOINT, just replay its log");
     c->add_option("-c,--cache", o->cache, "Metadata caching: always|normal|never");
     add_identity_option(c, o->uuid_file);
-    c->add_option("--refresh-ms", o->refresh_ms, "Log poll interval in ms (default 5)");
+    c->add_option("--refresh-ms", o->refresh_ms, "Log poll interval in ms (default " +
+                  std::to_string(FAMFS_DEFAULT_REFRESH_MS) + ")");
     c->add_flag("--allow-other", o->allow_other, "Let other users access the mount");
     c->add_option("--log-file", o->log_file, "famfs-fused log file (default: syslog)");
-    c->add_option("--threads", o->threads, "famfs-fused worker threads (default 4)");
+    c->add_option("--threads", o->threads, "famfs-fused worker threads (default " +
+                  std::to_string(FAMFS_DEFAULT_THREADS) + ")");
     c->add_flag("--nodirect", o->nodirect, "Serve file data through the page cache");
   }
   {

@@ -25,6 +25,7 @@
 #include "meta/path.hpp"
 #include "meta/random_fill.hpp"
 #include "meta/replay.hpp"
+#include "proto/xattr.h"
 
 namespace famfs::cli::master {
 
@@ -202,7 +203,7 @@ MountInfo info_from_entry(const dax::MountEntry& e) {
   MountInfo m;
   m.mpt = e.mountpoint;
   int err = 0;
-  auto dev = get_xattr(m.mpt, "user.famfs.device", &err);
+  auto dev = get_xattr(m.mpt, FAMFS_XATTR_DEVICE, &err);
   m.device = dev && !dev->empty() ? *dev : e.device;
   size_t pos = 0;
   while (pos <= e.options.size()) {
@@ -485,7 +486,7 @@ void Session::unreserve(uint64_t n) {
 
 std::optional<JsonValue> Session::logplay() {
   int err = 0;
-  auto raw = get_xattr(mount_.mpt, "user.famfs.logplay", &err);
+  auto raw = get_xattr(mount_.mpt, FAMFS_XATTR_LOGPLAY, &err);
   if (!raw) {
     print_warning("famfs " + cmd_,
                   "could not ask the famfs daemon of " + mount_.mpt +

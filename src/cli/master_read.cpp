@@ -24,6 +24,7 @@
 #include "dax/mounts.hpp"
 #include "meta/log.hpp"
 #include "meta/random_fill.hpp"
+#include "proto/xattr.h"
 
 namespace famfs::cli::master {
 
@@ -218,7 +219,7 @@ int run_getmap(const GetmapOpts& o) {
       rc = EISDIR; // 21
     } else {
       int err = 0;
-      auto text = get_xattr(f, "user.famfs.fmap", &err);
+      auto text = get_xattr(f, FAMFS_XATTR_FMAP, &err);
       if (!text) {
         bool in_famfs = dax::famfs_mount_containing(f).has_value();
         if (!in_famfs) {
@@ -285,7 +286,7 @@ DevMap& device_map(std::map<std::string, std::unique_ptr<DevMap>>& cache, const 
 
 XFmap file_fmap(const std::string& f) {
   int err = 0;
-  auto text = get_xattr(f, "user.famfs.fmap", &err);
+  auto text = get_xattr(f, FAMFS_XATTR_FMAP, &err);
   if (!text)
     throw Error(err, quote(f) + " has no famfs map (" + errno_text(err) +
                          "): is it a file in a famfs mount?");
@@ -297,7 +298,7 @@ XFmap file_fmap(const std::string& f) {
 
 std::string file_device(const std::string& f) {
   int err = 0;
-  auto d = get_xattr(f, "user.famfs.device", &err);
+  auto d = get_xattr(f, FAMFS_XATTR_DEVICE, &err);
   if (!d || d->empty()) throw Error(err ? err : EIO, "cannot find the famfs device of " + quote(f));
   return *d;
 }
@@ -504,7 +505,7 @@ int run_status(const StatusOpts& o) {
     if (o.path.empty()) throw Error(EINVAL, "no mount point given: famfs status MOUNTPOINT [--json]");
     MountInfo m = mount_of_existing(o.path);
     int err = 0;
-    auto raw = get_xattr(m.mpt, "user.famfs.status", &err);
+    auto raw = get_xattr(m.mpt, FAMFS_XATTR_STATUS, &err);
     if (!raw)
       throw Error(err, "the famfs daemon of " + m.mpt + " gave no status (user.famfs.status: " +
                            errno_text(err) + "); is it running famfs-fused from this release?");

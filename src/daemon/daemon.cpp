@@ -36,6 +36,7 @@
 #include "meta/bitmap.hpp"
 #include "meta/error.hpp"
 #include "meta/log.hpp"
+#include "proto/xattr.h"
 
 namespace famfs::daemon {
 
@@ -170,7 +171,7 @@ void Daemon::prepare() {
   for (const auto& m : dax::famfs_mounts()) {
     if (m.device != opt_.device) continue;
     char buf[64];
-    ssize_t n = ::getxattr(m.mountpoint.c_str(), "user.famfs.system_uuid", buf, sizeof buf);
+    ssize_t n = ::getxattr(m.mountpoint.c_str(), FAMFS_XATTR_SYSTEM_UUID, buf, sizeof buf);
     if (n < 0) {
       spdlog::warn("{} is also listed at {} but that mount does not answer ({}); ignoring it",
                    opt_.device, m.mountpoint, std::strerror(errno));
@@ -720,8 +721,8 @@ std::string Daemon::status_json() {
 }
 
 namespace {
-constexpr const char* kXattrCommon[] = {"user.famfs.device", "user.famfs.role",
-                                        "user.famfs.system_uuid", "user.famfs.fs_uuid"};
+constexpr const char* kXattrCommon[] = {FAMFS_XATTR_DEVICE, FAMFS_XATTR_ROLE,
+                                        FAMFS_XATTR_SYSTEM_UUID, FAMFS_XATTR_FS_UUID};
 }
 
 void Daemon::op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
@@ -732,21 +733,21 @@ void Daemon::op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_
     const Inode* n = ns_->get(ino);
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     is_dir = n->is_dir;
-    if (!is_dir && !std::strcmp(name, "user.famfs.fmap")) v = fmap_text(*n);
+    if (!is_dir && !std::strcmp(name, FAMFS_XATTR_FMAP)) v = fmap_text(*n);
   }
   std::string_view nm(name);
   if (!v.empty()) {
-  } else if (nm == "user.famfs.device") {
+  } else if (nm == FAMFS_XATTR_DEVICE) {
     v = opt_.device;
-  } else if (nm == "user.famfs.role") {
+  } else if (nm == FAMFS_XATTR_ROLE) {
     v = role_name(role_);
-  } else if (nm == "user.famfs.system_uuid") {
+  } else if (nm == FAMFS_XATTR_SYSTEM_UUID) {
     v = system_uuid_text_;
-  } else if (nm == "user.famfs.fs_uuid") {
+  } else if (nm == FAMFS_XATTR_FS_UUID) {
     v = fs_uuid_text_;
-  } else if (ino == kRootIno && nm == "user.famfs.status") {
+  } else if (ino == kRootIno && nm == FAMFS_XATTR_STATUS) {
     v = status_json();
-  } else if (ino == kRootIno && nm == "user.famfs.logplay") {
+  } else if (ino == kRootIno && nm == FAMFS_XATTR_LOGPLAY) {
     std::lock_guard lk(logplay_mu_);
     static int64_t pending_since = 0;
     Refresh rf = refresh(true);
@@ -792,10 +793,10 @@ void Daemon::op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   }
   std::string v;
   for (const char* c : kXattrCommon) v.append(c).push_back('\0');
-  if (!is_dir) v.append("user.famfs.fmap").push_back('\0');
+  if (!is_dir) v.append(FAMFS_XATTR_FMAP).push_back('\0');
   if (ino == kRootIno) {
-    v.append("user.famfs.status").push_back('\0');
-    v.append("user.famfs.logplay").push_back('\0');
+    v.append(FAMFS_XATTR_STATUS).push_back('\0');
+    v.append(FAMFS_XATTR_LOGPLAY).push_back('\0');
   }
   if (size == 0) return (void)fuse_reply_xattr(req, v.size());
   if (size < v.size()) return (void)fuse_reply_err(req, ERANGE);

@@ -21,6 +21,7 @@
 #include "meta/namespace.hpp"
 #include "meta/replay.hpp"
 #include "meta/superblock.hpp"
+#include "proto/daemon_defaults.h"
 
 namespace famfs::daemon {
 
@@ -32,11 +33,11 @@ struct Options {
   bool read_only = false;
   bool allow_other = false;
   std::string system_uuid_file;
-  unsigned refresh_ms = 5;
-  double timeout = 3600;         // entry/attr cache timeout (s)
+  unsigned refresh_ms = FAMFS_DEFAULT_REFRESH_MS;
+  double timeout = FAMFS_DEFAULT_TIMEOUT_S; // entry/attr cache timeout (s)
   int ready_fd = -1;
   std::string log_file;
-  unsigned threads = 4;          // max worker threads
+  unsigned threads = FAMFS_DEFAULT_THREADS; // max worker threads
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
 };

@@ -18,23 +18,26 @@
 
 #include "daemon/daemon.hpp"
 #include "meta/error.hpp"
+#include "proto/daemon_defaults.h"
 
 namespace famfs::daemon {
 
 namespace {
 
+#define DEFAULT_STR(x) #x
+#define DEFAULT(x) DEFAULT_STR(x)
 constexpr const char* kUsage =
     "usage: famfs-fused [-f] [-d] [-o OPTIONS] DEVICE MOUNTPOINT\n"
     "  -f                        stay in the foreground (log to stderr)\n"
     "  -d                        debug: log every FUSE request\n"
     "  -o system_uuid_file=PATH  host identity file (also $FAMFS_SYSTEM_UUID_FILE)\n"
-    "  -o refresh_ms=N           log poll interval in ms (default 5)\n"
-    "  -o timeout=SECONDS        entry/attribute cache timeout (default 3600)\n"
+    "  -o refresh_ms=N           log poll interval in ms (default " DEFAULT(FAMFS_DEFAULT_REFRESH_MS) ")\n"
+    "  -o timeout=SECONDS        entry/attribute cache timeout (default " DEFAULT(FAMFS_DEFAULT_TIMEOUT_S) ")\n"
     "  -o cache=always|normal|never  timeout 3600 / 1 / 0\n"
     "  -o ro                     read-only mount\n"
     "  -o allow_other            let other users use the mount\n"
     "  -o log_file=PATH          log to PATH (default: stderr with -f, else syslog)\n"
-    "  -o threads=N              maximum worker threads (default 4)\n"
+    "  -o threads=N              maximum worker threads (default " DEFAULT(FAMFS_DEFAULT_THREADS) ")\n"
     "  -o nodirect               serve file data through the page cache, not direct I/O\n"
     "  -o ready_fd=N             (internal) write one byte to fd N when the mount is ready\n"
     "Always passed to FUSE: subtype=famfs,fsname=<device>,default_permissions.\n";
@@ -65,7 +68,8 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err) {
   if (k == "system_uuid_file") {
     o.system_uuid_file = std::string(v);
   } else if (k == "refresh_ms") {
-    if (!parse_uint(v, n) || n < 1 || n > 60000) return err = "refresh_ms must be 1..60000", false;
+    if (!parse_uint(v, n) || n < 1 || n > FAMFS_MAX_REFRESH_MS)
+      return err = "refresh_ms must be 1.." + std::to_string(FAMFS_MAX_REFRESH_MS), false;
     o.refresh_ms = unsigned(n);
   } else if (k == "timeout") {
     char* end = nullptr;
@@ -74,7 +78,7 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err) {
     if (t.empty() || *end || d < 0) return err = "timeout must be a number of seconds >= 0", false;
     o.timeout = d;
   } else if (k == "cache") {
-    if (v == "always") o.timeout = 3600;
+    if (v == "always") o.timeout = FAMFS_DEFAULT_TIMEOUT_S;
     else if (v == "normal") o.timeout = 1;
     else if (v == "never") o.timeout = 0;
     else return err = "cache must be always, normal or never", false;
@@ -90,10 +94,12 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err) {
   } else if (k == "log_file") {
     o.log_file = std::string(v);
   } else if (k == "threads") {
-    if (!parse_uint(v, n) || n < 1 || n > 256) return err = "threads must be 1..256", false;
+    if (!parse_uint(v, n) || n < 1 || n > FAMFS_MAX_THREADS)
+      return err = "threads must be 1.." + std::to_string(FAMFS_MAX_THREADS), false;
     o.threads = unsigned(n);
   } else if (k == "idle_threads") {
-    if (!parse_uint(v, n) || n > 256) return err = "idle_threads must be 0..256", false;
+    if (!parse_uint(v, n) || n > FAMFS_MAX_THREADS)
+      return err = "idle_threads must be 0.." + std::to_string(FAMFS_MAX_THREADS), false;
     o.idle_threads = int(n);
   } else if (k == "nodirect") {
     o.direct_io = false;

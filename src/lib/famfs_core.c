@@ -512,7 +512,7 @@ int fc_read_fd(int fd, struct fc_map *m, char *dev, size_t devsz) {
   if (fstatfs(fd, &sf) != 0) return -errno;
   if ((unsigned long)sf.f_type != FC_FUSE_SUPER_MAGIC) return FAMFS_ENOTFAMFS;
   char buf[FC_FMAP_TEXT_MAX];
-  ssize_t n = fgetxattr(fd, FC_XATTR_FMAP, buf, sizeof buf);
+  ssize_t n = fgetxattr(fd, FAMFS_XATTR_FMAP, buf, sizeof buf);
   if (n < 0) {
     if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP) return FAMFS_ENOTFAMFS;
     if (errno == ERANGE) return FAMFS_EBADMAP;
@@ -520,7 +520,7 @@ int fc_read_fd(int fd, struct fc_map *m, char *dev, size_t devsz) {
   }
   if (fc_parse_fmap(buf, (size_t)n, m) != 0) return FAMFS_EBADMAP;
   if (dev) {
-    n = fgetxattr(fd, FC_XATTR_DEVICE, dev, devsz - 1);
+    n = fgetxattr(fd, FAMFS_XATTR_DEVICE, dev, devsz - 1);
     if (n <= 0) return n == 0 ? FAMFS_EBADMAP : (errno == ENODATA ? FAMFS_EBADMAP : -errno);
     dev[n] = '\0';
     if (dev[0] != '/' || strlen(dev) != (size_t)n) return FAMFS_EBADMAP;

@@ -12,8 +12,7 @@
 #define FC_MAX_EXTENTS 16
 #define FC_GRANULE (2ull << 20) /* AU = device-dax alignment = PMD size */
 #define FC_FUSE_SUPER_MAGIC 0x65735546
-#define FC_XATTR_FMAP "user.famfs.fmap"
-#define FC_XATTR_DEVICE "user.famfs.device"
+#include "proto/xattr.h"
 #define FC_FMAP_TEXT_MAX 4096
 #define FC_PATH_MAX 4096
 
