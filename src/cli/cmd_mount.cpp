@@ -25,9 +25,9 @@
 #include "dax/cache.hpp"
 #include "dax/device.hpp"
 #include "dax/identity.hpp"
-#include "cli/json_read.hpp"
 #include "dax/mapping.hpp"
 #include "dax/mounts.hpp"
+#include "master/reports.hpp"
 #include "meta/error.hpp"
 #include "meta/namespace.hpp"
 #include "meta/replay.hpp"
@@ -253,7 +253,7 @@ int run_umount(const std::string& target, bool lazy, bool verbose) {
   pid_t pid = 0;
   int err = 0;
   if (auto s = get_xattr(mpt, FAMFS_XATTR_STATUS, &err)) {
-    if (auto j = json_parse(*s)) pid = pid_t(j->u64("pid"));
+    if (auto j = famfs::master::JsonReport::parse(*s)) pid = pid_t(j->u64("pid"));
   }
   bool detached = false;
   if (::umount2(mpt.c_str(), 0) != 0) {
@@ -354,34 +354,30 @@ int run_logplay(const std::string& target, bool dryrun, bool verbose, bool clien
     print_error(prog, mpt + ": cannot read user.famfs.logplay: " + std::strerror(err));
     return 1;
   }
-  auto j = json_parse(*rep);
-  if (!j || j->type != JsonValue::Type::Object) {
+  auto j = famfs::master::parse_logplay_report(*rep);
+  if (!j) {
     print_error(prog, "unexpected report from famfs-fused: " + *rep);
     return 1;
   }
   std::printf("famfs_logplay: %llu log entries; %llu new files; %llu new directories\n",
-              static_cast<unsigned long long>(j->u64("entries")),
-              static_cast<unsigned long long>(j->u64("new_files")),
-              static_cast<unsigned long long>(j->u64("new_dirs")));
-  if (verbose && j->u64("existed"))
+              static_cast<unsigned long long>(j->entries.value_or(0)),
+              static_cast<unsigned long long>(j->new_files),
+              static_cast<unsigned long long>(j->new_dirs));
+  if (verbose && j->existed)
     std::printf("famfs_logplay: %llu entries named existing objects (first one wins)\n",
-                static_cast<unsigned long long>(j->u64("existed")));
+                static_cast<unsigned long long>(j->existed));
   int errors = 0;
-  if (const JsonValue* sk = j->get("skipped"); sk && sk->type == JsonValue::Type::Array) {
-    for (const JsonValue& s : sk->array) {
-      const JsonValue* w = s.get("what");
-      std::printf("famfs_logplay: skipped entry %llu: %s\n",
-                  static_cast<unsigned long long>(s.u64("index")), w ? w->text.c_str() : "?");
-      ++errors;
-    }
+  for (const auto& s : j->skipped) {
+    std::printf("famfs_logplay: skipped entry %llu: %s\n",
+                static_cast<unsigned long long>(s.index.value_or(0)), s.what.value_or("?").c_str());
+    ++errors;
   }
-  const JsonValue* dmg = j->get("damaged");
-  if (dmg && dmg->type == JsonValue::Type::Bool && dmg->boolean) {
-    const JsonValue* why = j->get("damage_reason");
+  if (j->damaged) {
+    const auto& why = j->damage_reason;
     std::printf("famfs_logplay: log damaged at entry %llu%s%s (entries after it are not "
                 "played; run famfs fsck)\n",
-                static_cast<unsigned long long>(j->u64("damage_index")), why ? ": " : "",
-                why ? why->text.c_str() : "");
+                static_cast<unsigned long long>(j->damage_index), why ? ": " : "",
+                why ? why->c_str() : "");
     ++errors;
   }
   return errors;

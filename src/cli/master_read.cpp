@@ -20,145 +20,48 @@
 #include "cli/master_ops.hpp"
 #include "cli/util.hpp"
 #include "dax/cache.hpp"
+#include "dax/device.hpp"
+#include "dax/mapping.hpp"
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
+#include "master/copy_engine.hpp"
+#include "master/paths.hpp"
+#include "master/reports.hpp"
+#include "master/verify.hpp"
+#include "meta/error.hpp"
 #include "meta/log.hpp"
-#include "meta/random_fill.hpp"
+#include "meta/superblock.hpp"
+#include "proto/fmap_text.hpp"
+#include "proto/unique_fd.hpp"
 #include "proto/xattr.h"
 
 namespace famfs::cli::master {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// The user.famfs.fmap xattr (docs/design.md)
-struct XFmap {
-  uint64_t size = 0;
-  Fmap fmap;
-};
+using XFmap = famfs::proto::FmapText;
+namespace fm = famfs::master;
 
 std::optional<XFmap> parse_xfmap(const std::string& text, std::string* why) {
-  XFmap x;
-  std::vector<std::string> lines;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    std::string l = text.substr(pos, e - pos);
-    if (!l.empty() && l.back() == '\r') l.pop_back();
-    if (!l.empty()) lines.push_back(l);
-    pos = e + 1;
-  }
-  auto fail = [&](const std::string& w) -> std::optional<XFmap> {
-    if (why) *why = w;
-    return std::nullopt;
-  };
-  if (lines.size() < 3 || lines[0].rfind("famfs-fmap", 0) != 0) return fail("not a famfs-fmap text");
-  char kind[32] = {0};
-  unsigned long long a = 0, b = 0;
-  if (std::sscanf(lines[1].c_str(), "size %lli", &a) != 1) return fail("no size line");
-  x.size = a;
-  int n = std::sscanf(lines[2].c_str(), "%31s %lli %lli", kind, &a, &b);
-  size_t count = 0;
-  if (n >= 2 && !std::strcmp(kind, "simple")) {
-    x.fmap.kind = Fmap::Kind::Simple;
-    count = size_t(a);
-  } else if (n == 3 && !std::strcmp(kind, "interleave")) {
-    x.fmap.kind = Fmap::Kind::Interleave;
-    count = size_t(a);
-    x.fmap.chunk_size = b;
-  } else {
-    return fail("bad extent header '" + lines[2] + "'");
-  }
-  if (count > 64 || lines.size() < 3 + count) return fail("extent lines missing");
-  for (size_t i = 0; i < count; ++i) {
-    if (std::sscanf(lines[3 + i].c_str(), "%lli %lli", &a, &b) != 2)
-      return fail("bad extent line '" + lines[3 + i] + "'");
-    x.fmap.extents.push_back({a, b});
-  }
-  return x;
+  return famfs::proto::parse_fmap_text(text, why);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Streaming comparison against the B§8.5 pattern.
-struct Verifier {
-  RandomStream rs;
-  explicit Verifier(uint64_t seed) : rs(seed) {}
-  // Compare `n` bytes of the file starting at word-aligned offset `base`; the first mismatch's
-  // word-aligned file offset, if any.
-  std::optional<uint64_t> check(const unsigned char* p, size_t n, uint64_t base) {
-    size_t words = n / 4;
-    for (size_t w = 0; w < words; ++w) {
-      uint32_t want = uint32_t(rs.next());
-      uint32_t have;
-      std::memcpy(&have, p + 4 * w, 4);
-      if (have != want) return base + 4 * w;
-    }
-    if (size_t rem = n % 4) {
-      uint32_t want = uint32_t(rs.next());
-      if (std::memcmp(p + 4 * words, &want, rem) != 0) return base + 4 * words;
-    }
-    return std::nullopt;
-  }
-};
-
 int verify_one(const std::string& file, uint64_t seed, bool quiet, std::mutex& out) {
-  if (seed == 0) {
-    std::lock_guard<std::mutex> g(out);
-    print_error("famfs verify", "no seed for " + quote(file) +
-                                    ": give the seed the file was created with (-S SEED, not 0)");
-    return 1;
-  }
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    std::lock_guard<std::mutex> g(out);
-    print_error("famfs verify", "cannot open " + quote(file) + ": " + errno_text(e));
-    return 1;
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    std::lock_guard<std::mutex> g(out);
-    print_error("famfs verify", quote(file) + " is not a regular file");
-    return 1;
-  }
-  uint64_t size = uint64_t(st.st_size);
-  const size_t kBuf = 8u << 20;
-  std::vector<unsigned char> buf(kBuf);
-  Verifier v(seed);
-  uint64_t off = 0;
-  while (off < size) {
-    size_t want = size_t(std::min<uint64_t>(kBuf, size - off));
-    size_t got = 0;
-    while (got < want) {
-      ssize_t r = ::pread(fd, buf.data() + got, want - got, off_t(off + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        int e = r < 0 ? errno : EIO;
-        std::lock_guard<std::mutex> g(out);
-        print_error("famfs verify", "reading " + quote(file) + " at offset " +
-                                        std::to_string(off + got) + ": " +
-                                        (r < 0 ? errno_text(e) : std::string("unexpected end of file")));
-        return 1;
-      }
-      got += size_t(r);
-    }
-    if (auto bad = v.check(buf.data(), want, off)) {
-      std::lock_guard<std::mutex> g(out);
-      std::fprintf(stderr, "Verify fail: %s at offset %llu of %llu bytes\n", file.c_str(),
-                   (unsigned long long)*bad, (unsigned long long)size);
+  fm::VerifyResult r = fm::verify_file(file, seed);
+  std::lock_guard<std::mutex> g(out);
+  switch (r.status) {
+    case fm::VerifyResult::Status::Error:
+      print_error("famfs verify", r.message);
       return 1;
-    }
-    off += want;
+    case fm::VerifyResult::Status::Mismatch:
+      std::fprintf(stderr, "Verify fail: %s at offset %llu of %llu bytes\n", file.c_str(),
+                   (unsigned long long)r.offset, (unsigned long long)r.size);
+      return 1;
+    case fm::VerifyResult::Status::Ok:
+      break;
   }
-  if (!quiet) {
-    std::lock_guard<std::mutex> g(out);
-    std::printf("Success: verified %llu bytes in file %s\n", (unsigned long long)size, file.c_str());
-  }
+  if (!quiet)
+    std::printf("Success: verified %llu bytes in file %s\n", (unsigned long long)r.size, file.c_str());
   return 0;
 }
 
@@ -187,7 +90,7 @@ int run_verify(const VerifyOpts& o) {
     long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = parse_threads_arg(o.threads, ncpu > 0 ? unsigned(ncpu) : 4);
     std::atomic<uint64_t> errs{0};
-    parallel_for(items.size(), threads, [&](size_t i) {
+    fm::parallel_for(items.size(), threads, [&](size_t i) {
       if (verify_one(items[i].first, items[i].second, o.quiet, out)) errs.fetch_add(1);
     });
     std::printf("Verify complete for %zu files with %llu errs\n", items.size(),
@@ -403,12 +306,9 @@ int run_chkread(const ChkreadOpts& o) {
   const std::string prog = "famfs chkread";
   try {
     if (o.file.empty()) throw Error(EINVAL, "no file given: famfs chkread [-s|-l] FILE");
-    int fd = ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(errno, "cannot open " + quote(o.file) + ": " + errno_text(errno));
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
+    famfs::proto::UniqueFd ufd(::open(o.file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ufd) throw Error(errno, "cannot open " + quote(o.file) + ": " + errno_text(errno));
+    const int fd = ufd.get();
     struct stat st{};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(EINVAL, quote(o.file) + " is not a regular file");
     size_t size = size_t(st.st_size);
@@ -495,29 +395,25 @@ std::string pct(uint64_t a, uint64_t b) {
 
 } // namespace
 
-namespace {
-bool s_has(const JsonValue& j, std::string_view k) { return j.get(k) != nullptr; }
-} // namespace
-
 int run_status(const StatusOpts& o) {
   const std::string prog = "famfs status";
   try {
     if (o.path.empty()) throw Error(EINVAL, "no mount point given: famfs status MOUNTPOINT [--json]");
-    MountInfo m = mount_of_existing(o.path);
+    MountInfo m = fm::mount_of_existing(o.path);
     int err = 0;
     auto raw = get_xattr(m.mpt, FAMFS_XATTR_STATUS, &err);
     if (!raw)
       throw Error(err, "the famfs daemon of " + m.mpt + " gave no status (user.famfs.status: " +
                            errno_text(err) + "); is it running famfs-fused from this release?");
     std::string why;
-    auto j = json_parse(*raw, &why);
-    if (!j || j->type != JsonValue::Type::Object)
+    auto j = fm::JsonReport::parse(*raw, &why);
+    if (!j)
       throw Error(EIO, "the famfs daemon of " + m.mpt + " returned a status that is not a JSON object (" + why + ")");
 
     // Who is the master: the superblock says (read through the mount; works on clients).
     std::string master_uuid;
     try {
-      omf::Superblock sb = read_mount_superblock(m);
+      omf::Superblock sb = fm::read_mount_superblock(m);
       if (sb_usable(check_superblock(sb))) master_uuid = uuid_to_string(sb.ts_system_uuid);
     } catch (const Error&) {
     }
@@ -526,11 +422,11 @@ int run_status(const StatusOpts& o) {
       // The daemon's object, plus what only the CLI knows (keys the daemon did not give).
       JsonObject extra;
       bool any = false;
-      if (!s_has(*j, "mountpoint")) {
+      if (!j->has("mountpoint")) {
         extra.add("mountpoint", m.mpt);
         any = true;
       }
-      if (!s_has(*j, "master_system_uuid")) {
+      if (!j->has("master_system_uuid")) {
         if (master_uuid.empty()) extra.add_null("master_system_uuid");
         else extra.add("master_system_uuid", master_uuid);
         any = true;
@@ -549,7 +445,7 @@ int run_status(const StatusOpts& o) {
       return 0;
     }
 
-    const JsonValue& s = *j;
+    const fm::JsonReport& s = *j;
     uint64_t cap = s.u64("capacity_bytes"), freeb = s.u64("free_bytes"),
              alloc = s.u64("allocated_bytes");
     uint64_t used_e = s.u64("entries_used"), tot_e = s.u64("entries_total");
@@ -574,8 +470,7 @@ int run_status(const StatusOpts& o) {
     row("last replay:", fmt_time_ms(s.i64("last_replay_unix_ms")));
     {
       char buf[64];
-      const JsonValue* lag = s.get("replay_lag_ms");
-      if (lag && lag->type == JsonValue::Type::Number) std::snprintf(buf, sizeof buf, "%.1f ms", lag->number);
+      if (auto lag = s.number("replay_lag_ms")) std::snprintf(buf, sizeof buf, "%.1f ms", *lag);
       else std::snprintf(buf, sizeof buf, "n/a");
       row("replay lag:", buf);
     }
@@ -583,8 +478,7 @@ int run_status(const StatusOpts& o) {
     bool damaged = s.flag("damaged");
     std::string dline = damaged ? "YES" : "no";
     if (damaged) {
-      const JsonValue* di = s.get("damage_index");
-      if (di && di->type == JsonValue::Type::Number) dline += " at entry " + di->text;
+      if (auto di = s.number_text("damage_index")) dline += " at entry " + *di;
       std::string r = s.str("damage_reason");
       if (!r.empty()) dline += ": " + r;
       dline += " (files after it are not shown; run famfs fsck " + m.mpt + ")";
