@@ -4,6 +4,7 @@ what it waits for and gives up after FAMFS_LOCK_TIMEOUT_S."""
 
 import fcntl
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -37,7 +38,8 @@ def test_user_holding_flock_on_the_log_does_not_stall_creat(image):
         os.chmod(mpt, 0o755)
         holder = subprocess.Popen(["runuser", "-u", "nobody", "--", "flock",
                                    os.path.join(mpt, ".meta", ".log"), "sleep", "1000"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  start_new_session=True)
         try:
             time.sleep(0.5)
             if holder.poll() is None:
@@ -52,7 +54,7 @@ def test_user_holding_flock_on_the_log_does_not_stall_creat(image):
             assert time.monotonic() - t0 < 10
             assert os.stat(os.path.join(mpt, "f")).st_size == 4096
         finally:
-            holder.kill()
+            os.killpg(holder.pid, signal.SIGKILL)   # runuser, flock and sleep
             holder.wait()
     finally:
         if mpt:
