@@ -41,18 +41,6 @@ namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-std::string lexical_absolute(const std::string& p) {
-  char buf[PATH_MAX];
-  if (::realpath(p.c_str(), buf)) return buf;
-  std::string a = p;
-  if (a.empty() || a[0] != '/') {
-    char cwd[PATH_MAX];
-    if (::getcwd(cwd, sizeof cwd)) a = std::string(cwd) + "/" + a;
-  }
-  while (a.size() > 1 && a.back() == '/') a.pop_back();
-  return a;
-}
-
 std::optional<dax::MountEntry> famfs_mount_at(const std::string& abs) {
   for (auto& m : dax::famfs_mounts())
     if (m.mountpoint == abs) return m;
@@ -140,8 +128,8 @@ int run_mount(const MountOpts& o) {
   if (!o.shadow.empty())
     print_warning(prog, "-S/--shadow ignored: famfs-fused keeps its namespace in memory");
 
-  std::string dev = lexical_absolute(o.device);
-  std::string mpt = lexical_absolute(o.mpt);
+  std::string dev = dax::resolve_path(o.device);
+  std::string mpt = dax::resolve_path(o.mpt);
   if (o.remount) {
     if (auto m = famfs_mount_at(mpt); m && m->device == dev) {
       int err = 0;
@@ -164,7 +152,7 @@ int run_mount(const MountOpts& o) {
   if (!o.cache.empty()) opts.push_back("cache=" + o.cache);
   if (o.read_only) opts.push_back("ro");
   if (o.allow_other) opts.push_back("allow_other");
-  if (!o.log_file.empty()) opts.push_back("log_file=" + lexical_absolute(o.log_file));
+  if (!o.log_file.empty()) opts.push_back("log_file=" + dax::resolve_path(o.log_file));
   if (o.threads) opts.push_back("threads=" + std::to_string(*o.threads));
   if (o.nodirect) opts.push_back("nodirect");
 
@@ -244,7 +232,7 @@ int run_mount(const MountOpts& o) {
 
 int run_umount(const std::string& target, bool lazy, bool verbose) {
   const char* prog = "famfs umount";
-  std::string mpt = lexical_absolute(target);
+  std::string mpt = dax::resolve_path(target);
   auto m = famfs_mount_at(mpt);
   if (!m) {
     print_error(prog, mpt + " is not a famfs mount point (see /proc/mounts)");
@@ -333,7 +321,7 @@ int logplay_dryrun(const std::string& mpt, const std::string& device, bool verbo
 
 int run_logplay(const std::string& target, bool dryrun, bool verbose, bool client) {
   const char* prog = "famfs logplay";
-  std::string mpt = lexical_absolute(target);
+  std::string mpt = dax::resolve_path(target);
   auto m = famfs_mount_at(mpt);
   if (!m) {
     print_error(prog, mpt + " is not a famfs mount point");
