@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include "master/copy_engine.hpp"
@@ -12,6 +13,9 @@
 namespace famfs::master {
 
 namespace {
+
+// st_size is an off_t.
+constexpr uint64_t kMaxFileSize = uint64_t(std::numeric_limits<int64_t>::max());
 
 std::string hex_text(uint64_t v) {
   char buf[24];
@@ -34,6 +38,10 @@ void plan_file(Writer& w, FileItem& it, Events& ev) {
     ev.note(it.arg + " exists with that size: nothing to create");
     return;
   }
+  if (it.size > kMaxFileSize)
+    throw Error(EFBIG, "the size " + std::to_string(it.size) + " of " + quote(it.arg) +
+                           " is too large: a file holds at most " + std::to_string(kMaxFileSize) +
+                           " bytes (and no more than the device)");
   if (it.size == 0)
     throw Error(EINVAL, "no size for the new file " + quote(it.arg) +
                             ": famfs files cannot be empty; give -s SIZE (e.g. -s 4m)");

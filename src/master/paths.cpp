@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <string_view>
 
 #include "dax/device.hpp"
 #include "dax/mapping.hpp"
@@ -41,6 +43,16 @@ std::string existing_realpath(const std::string& p, int* err = nullptr) {
 
 } // namespace
 
+void throw_daemon_gone(const std::string& mpt) {
+  throw Error(ENOTCONN, "the famfs daemon of " + mpt + " is not running; famfs umount " + mpt +
+                            ", then mount again");
+}
+
+void check_daemon_alive(const std::string& mpt) {
+  int err = 0;
+  if (!get_xattr(mpt, FAMFS_XATTR_ROLE, &err) && err == ENOTCONN) throw_daemon_gone(mpt);
+}
+
 std::string parent_relpath(const std::string& rel) {
   auto s = rel.find_last_of('/');
   return s == std::string::npos ? std::string() : rel.substr(0, s);
@@ -65,9 +77,38 @@ std::optional<std::string> get_xattr(const std::string& path, const char* name, 
   return std::nullopt;
 }
 
+std::optional<uint32_t> mounter_uid(const std::string& options) {
+  size_t pos = 0;
+  while (pos < options.size()) {
+    size_t c = options.find(',', pos);
+    if (c == std::string::npos) c = options.size();
+    std::string_view o(options.data() + pos, c - pos);
+    if (o.substr(0, 8) == "user_id=" && o.size() > 8 &&
+        o.find_first_not_of("0123456789", 8) == std::string_view::npos) {
+      errno = 0;
+      unsigned long long v = std::strtoull(std::string(o.substr(8)).c_str(), nullptr, 10);
+      if (!errno && v <= UINT32_MAX) return uint32_t(v);
+    }
+    pos = c + 1;
+  }
+  return std::nullopt;
+}
+
+void check_trusted_mount(const std::string& mpt, const std::string& options, uid_t caller) {
+  auto uid = mounter_uid(options);
+  if (uid && (*uid == 0 || *uid == caller)) return;
+  throw Error(EPERM, "the famfs mount at " + mpt + " was made by " +
+                         (uid ? "uid " + std::to_string(*uid) : std::string("an unknown user")) +
+                         ", not by root" + (caller ? " or by you" : "") +
+                         ": famfs commands trust only mounts made by root or by the caller (another "
+                         "user's mount could name any device); unmount it, or mount the file "
+                         "system as root");
+}
+
 namespace {
 
 MountInfo info_from_entry(const dax::MountEntry& e) {
+  check_trusted_mount(e.mountpoint, e.options, ::geteuid());
   MountInfo m;
   m.mpt = e.mountpoint;
   int err = 0;
@@ -83,6 +124,71 @@ MountInfo info_from_entry(const dax::MountEntry& e) {
   return m;
 }
 
+// A path error: ENOTCONN means the famfs daemon of the mount holding `path` is gone.
+[[noreturn]] void throw_path_error(int err, const std::string& path, const std::string& what) {
+  if (err == ENOTCONN)
+    if (auto m = dax::famfs_mount_containing(path)) throw_daemon_gone(m->mountpoint);
+  throw Error(err, what + " " + quote(path) + ": " + errno_text(err));
+}
+
+// The parent directory of a new path, resolved: its realpath, and (make_parents) the
+// components below it that do not exist yet, deepest first.
+struct Parent {
+  std::string real;
+  std::vector<std::string> missing;
+};
+
+Parent resolve_parent(const std::string& dir, bool make_parents, const std::string& user_path) {
+  Parent out;
+  std::string head = dir;
+  while (true) {
+    int err = 0;
+    out.real = existing_realpath(head, &err);
+    if (!out.real.empty()) break;
+    if (err != ENOENT || !make_parents) {
+      if (err == ENOENT)
+        throw Error(ENOENT, "the directory " + quote(dir) + " does not exist; create it first "
+                                "(famfs mkdir -p " + dir + ")");
+      throw_path_error(err, dir, "cannot resolve");
+    }
+    std::string h = head;
+    while (h.size() > 1 && h.back() == '/') h.pop_back();
+    auto s = h.find_last_of('/');
+    std::string comp = s == std::string::npos ? h : h.substr(s + 1);
+    if (comp == "..")
+      throw Error(EINVAL, quote(user_path) + ": cannot create a path containing '..' below a "
+                                             "directory that does not exist");
+    if (!comp.empty() && comp != ".") out.missing.push_back(comp);
+    if (s == std::string::npos) head = ".";
+    else head = s == 0 ? "/" : h.substr(0, s);
+  }
+  struct stat st{};
+  if (::stat(out.real.c_str(), &st) != 0) throw_path_error(errno, dir, "cannot resolve");
+  if (!S_ISDIR(st.st_mode)) throw Error(ENOTDIR, quote(dir) + " is not a directory");
+  return out;
+}
+
+// The canonical form of the relpath `r` of a new object (named `user_path` by the user) in the
+// famfs at `mpt`; refuses .meta and names over 79 bytes.
+std::string canonical_new_relpath(const std::string& r, const std::string& user_path,
+                                  const std::string& mpt) {
+  std::string c;
+  try {
+    c = canonical_relpath_for_write(r);
+  } catch (const Error& ex) {
+    if (ex.err() == ENAMETOOLONG)
+      throw Error(ENAMETOOLONG, "the path " + quote(r) + " is " + std::to_string(r.size()) +
+                                    " bytes long relative to the famfs root " + mpt +
+                                    "; famfs log entries hold at most 79 bytes: use a shorter "
+                                    "name or a shallower directory");
+    throw Error(ex.err(), quote(user_path) + ": " + ex.what());
+  }
+  if (c == ".meta" || c.rfind(".meta/", 0) == 0)
+    throw Error(EPERM, quote(user_path) + " is inside .meta, which famfs reserves for its "
+                                          "superblock and log");
+  return c;
+}
+
 [[noreturn]] void throw_outside(const std::string& user_path, const std::string& resolved) {
   throw Error(EXDEV, quote(user_path) + " is not inside a famfs file system (" + resolved +
                          " is on no fuse.famfs mount); famfs commands work only on paths under "
@@ -94,7 +200,7 @@ MountInfo info_from_entry(const dax::MountEntry& e) {
 MountInfo mount_of_existing(const std::string& path) {
   int err = 0;
   std::string r = existing_realpath(path, &err);
-  if (r.empty()) throw Error(err, "cannot find " + quote(path) + ": " + errno_text(err));
+  if (r.empty()) throw_path_error(err, path, "cannot find");
   auto e = dax::mount_containing(dax::famfs_mounts(), r);
   if (!e) throw_outside(path, r);
   return info_from_entry(*e);
@@ -103,7 +209,7 @@ MountInfo mount_of_existing(const std::string& path) {
 std::string relpath_in_mount(const MountInfo& m, const std::string& existing_path) {
   int err = 0;
   std::string r = existing_realpath(existing_path, &err);
-  if (r.empty()) throw Error(err, "cannot find " + quote(existing_path) + ": " + errno_text(err));
+  if (r.empty()) throw_path_error(err, existing_path, "cannot find");
   if (!is_inside(m.mpt, r))
     throw Error(EXDEV, quote(existing_path) + " is not in the famfs mounted at " + m.mpt);
   return rel_of(m.mpt, r);
@@ -138,34 +244,9 @@ NewPath resolve_new_path(const std::string& user_path, bool make_parents) {
     throw Error(EINVAL, quote(user_path) + " does not name a new file or directory (its last "
                                            "component is '" + base + "')");
 
-  // Resolve the parent; with make_parents, peel off missing components.
-  std::vector<std::string> missing; // in reverse order while peeling
-  std::string head = dir;
-  std::string real;
-  while (true) {
-    int err = 0;
-    real = existing_realpath(head, &err);
-    if (!real.empty()) break;
-    if (err != ENOENT || !make_parents) {
-      if (err == ENOENT)
-        throw Error(ENOENT, "the directory " + quote(dir) + " does not exist; create it first "
-                                "(famfs mkdir -p " + dir + ")");
-      throw Error(err, "cannot resolve " + quote(dir) + ": " + errno_text(err));
-    }
-    std::string h = head;
-    while (h.size() > 1 && h.back() == '/') h.pop_back();
-    auto s = h.find_last_of('/');
-    std::string comp = s == std::string::npos ? h : h.substr(s + 1);
-    if (comp == "..")
-      throw Error(EINVAL, quote(user_path) + ": cannot create a path containing '..' below a "
-                                             "directory that does not exist");
-    if (!comp.empty() && comp != ".") missing.push_back(comp);
-    if (s == std::string::npos) head = ".";
-    else head = s == 0 ? "/" : h.substr(0, s);
-  }
-  struct stat st{};
-  if (::stat(real.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw Error(ENOTDIR, quote(dir) + " is not a directory");
+  Parent par = resolve_parent(dir, make_parents, user_path);
+  const std::string& real = par.real;
+  const std::vector<std::string>& missing = par.missing;
 
   auto e = dax::mount_containing(dax::famfs_mounts(), real);
   if (!e) throw_outside(user_path, real);
@@ -180,26 +261,8 @@ NewPath resolve_new_path(const std::string& user_path, bool make_parents) {
   }
   rel = join(rel, base);
 
-  auto canon = [&](const std::string& r) {
-    std::string c;
-    try {
-      c = canonical_relpath_for_write(r);
-    } catch (const Error& ex) {
-      if (ex.err() == ENAMETOOLONG)
-        throw Error(ENAMETOOLONG,
-                    "the path " + quote(r) + " is " + std::to_string(r.size()) +
-                        " bytes long relative to the famfs root " + np.mount.mpt +
-                        "; famfs log entries hold at most 79 bytes: use a shorter name or a "
-                        "shallower directory");
-      throw Error(ex.err(), quote(user_path) + ": " + ex.what());
-    }
-    if (c == ".meta" || c.rfind(".meta/", 0) == 0)
-      throw Error(EPERM, quote(user_path) + " is inside .meta, which famfs reserves for its "
-                                            "superblock and log");
-    return c;
-  };
-  for (auto& d : np.missing_dirs) d = canon(d);
-  np.relpath = canon(rel);
+  for (auto& d : np.missing_dirs) d = canonical_new_relpath(d, user_path, np.mount.mpt);
+  np.relpath = canonical_new_relpath(rel, user_path, np.mount.mpt);
   np.abspath = np.mount.mpt == "/" ? "/" + np.relpath : np.mount.mpt + "/" + np.relpath;
   return np;
 }

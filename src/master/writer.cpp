@@ -45,6 +45,7 @@ std::string role_refusal(const MountInfo& m, const omf::Superblock& sb, const st
 // The checks before anything is opened for writing: a usable superblock, this host its
 // master, a writable mount. Returns the superblock read through the mount.
 omf::Superblock check_may_write(const MountInfo& m, const WriterOptions& o) {
+  check_daemon_alive(m.mpt); // appending with the mount's daemon gone would not show
   omf::Superblock sb = read_mount_superblock(m);
   SbStatus st = check_superblock(sb);
   if (!sb_usable(st))
