@@ -132,10 +132,19 @@ int getmap_one(const std::string& f, bool quiet) {
     if (!quiet) std::fprintf(stderr, "famfs getmap: %s is not a regular file\n", f.c_str());
     return EISDIR; // 21
   }
+  auto mount = dax::famfs_mount_containing(f);
+  if (mount) {
+    try {
+      fm::check_trusted_mount(mount->mountpoint, mount->options, ::geteuid());
+    } catch (const Error& e) {
+      if (!quiet) print_error("famfs getmap", e.what());
+      return 1;
+    }
+  }
   int err = 0;
   auto text = get_xattr(f, FAMFS_XATTR_FMAP, &err);
   if (!text) {
-    if (!dax::famfs_mount_containing(f)) {
+    if (!mount) {
       if (!quiet) std::fprintf(stderr, "famfs getmap: file (%s) not in famfs\n", f.c_str());
       return 1;
     }
@@ -365,6 +374,8 @@ int run_chkread(const ChkreadOpts& o) {
   const std::string prog = "famfs chkread";
   try {
     if (o.file.empty()) throw Error(EINVAL, "no file given: famfs chkread [-s|-l] FILE");
+    if (auto m = dax::famfs_mount_containing(o.file))
+      fm::check_trusted_mount(m->mountpoint, m->options, ::geteuid());
     famfs::proto::UniqueFd fd(::open(o.file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw Error(errno, "cannot open " + quote(o.file) + ": " + errno_text(errno));
     struct stat st{};

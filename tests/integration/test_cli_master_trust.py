@@ -39,7 +39,9 @@ def test_root_refuses_a_mount_made_by_another_user(image):
                      ["cp", "/etc/hostname", os.path.join(mpt, "h")],
                      ["clone", os.path.join(mpt, "f"), os.path.join(mpt, "g")],
                      ["status", mpt],
-                     ["flush", os.path.join(mpt, "f")]):
+                     ["flush", os.path.join(mpt, "f")],
+                     ["chkread", os.path.join(mpt, "f")],
+                     ["getmap", os.path.join(mpt, "f")]):
             p = h.famfs(*args, check=False)
             assert p.returncode != 0, (args, p.stdout, p.stderr)
             assert want in p.stderr, (args, p.stderr)
