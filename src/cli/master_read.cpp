@@ -1,6 +1,6 @@
 // Read-side commands that work on every host (master or client): verify, getmap, chkread,
 // flush, status. They read through the mount (and the daemon's user.famfs.* xattrs), never
-// the log lock.
+// the writer lock.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
