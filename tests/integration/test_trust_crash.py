@@ -21,6 +21,7 @@ import famfs_harness as fh
 MiB = 1 << 20
 KILLS = int(os.environ.get("FAMFS_CRASH_KILLS", "40"))
 # A source tree for cp -r whose files hold the pattern of known seeds (so copies verify too).
+KINDS = ["creat", "creat", "cp", "mkdir"]   # creat twice as often
 TREE = {"a.bin": (101, 5000), "sub/b.bin": (102, 3 * MiB), "sub/deeper/c.bin": (103, 65536),
         "d.bin": (104, 1 * MiB + 17)}
 
@@ -41,11 +42,11 @@ class Crasher:
         self.acked_files = {}   # path relative to the mount -> seed
         self.acked_dirs = []
         self.kills = self.completed = 0
-        self.durations = [0.05]
+        self.kills_after_append = 0   # kills that came after the command appended an entry
+        self.durations = {}     # kind -> wall time of an unkilled run (calibration)
 
-    def _op(self, i):
+    def _op(self, i, kind):
         """argv of one master command, and what it creates if it exits 0."""
-        kind = self.rng.choice(["creat", "creat", "cp", "mkdir"])
         if kind == "creat":
             seed = self.rng.randrange(1, 1 << 30)
             size = self.rng.choice([4096, 100000, 2 * MiB + 1, 7 * MiB])
@@ -61,13 +62,22 @@ class Crasher:
         rel = "m%d/x/y/z" % i
         return (["mkdir", "-p", os.path.join(self.m.mpt, rel)], {}, [rel])
 
-    def step(self, i):
-        argv, files, dirs = self._op(i)
-        if i == 0:   # the parent of every creat
-            self.m.famfs("mkdir", "-p", os.path.join(self.m.mpt, "c"))
-        # Kill somewhere inside a typical run (durations of the commands that completed).
-        est = sorted(self.durations)[len(self.durations) // 2]
-        delay = self.rng.uniform(0, est * 1.2)
+    def calibrate(self, i):
+        """One unkilled run of each kind: how long a whole command takes here, now."""
+        self.m.famfs("mkdir", "-p", os.path.join(self.m.mpt, "c"))   # the parent of every creat
+        for kind in KINDS:
+            self.durations[kind] = self.step(i, kind, kill=False)
+            i += 1
+        return i
+
+    def step(self, i, kind=None, kill=True):
+        """Run one command (by default of a random kind) and SIGKILL it at a uniform point of
+        its calibrated run time, plus a tail so that some finish and are checked as
+        acknowledged. Returns the command's wall time."""
+        kind = kind or self.rng.choice(KINDS)
+        argv, files, dirs = self._op(i, kind)
+        delay = self.rng.uniform(0, self.durations[kind] * 1.15) if kill else None
+        entries0 = fh.status(self.m.mpt)["entries_used"]
         t0 = time.monotonic()
         p = subprocess.Popen([fh.famfs_bin()] + argv, env=self.m.env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
@@ -76,15 +86,18 @@ class Crasher:
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
         err = p.communicate(timeout=60)[1].decode(errors="replace")
+        took = time.monotonic() - t0
         if p.returncode == -signal.SIGKILL:
             self.kills += 1
+            fh.logplay(self.m.mpt)
+            self.kills_after_append += fh.status(self.m.mpt)["entries_used"] > entries0
         else:
             self.completed += 1
-            self.durations.append(time.monotonic() - t0)
             assert p.returncode == 0, "%r exited %d: %s" % (argv, p.returncode, err)
             self.acked_files.update(files)
             self.acked_dirs.extend(dirs)
         self.check(files if p.returncode == 0 else {}, dirs if p.returncode == 0 else [])
+        return took
 
     def check(self, new_files, new_dirs):
         fsck = self.m.famfs("fsck", self.m.mpt, check=False)
@@ -113,7 +126,7 @@ def test_kill9_master_commands(master, client):
     src = _make_tree()
     try:
         cr = Crasher(master, client, rng, src)
-        i = 0
+        i = cr.calibrate(0)
         # Every iteration either kills a command or lets one finish (acknowledged files).
         while cr.kills < KILLS:
             cr.step(i)
@@ -132,9 +145,9 @@ def test_kill9_master_commands(master, client):
             assert fh.status(mpt3)["files"] == fh.status(master.mpt)["files"]
         finally:
             fh.cleanup_mount(mpt3)
-        summary = "crash: %d kills, %d completed commands, %d acknowledged files verified " \
-                  "on master and client, seed %d" % (cr.kills, cr.completed,
-                                                     len(cr.acked_files), seed)
+        summary = "crash: %d kills (%d after the command's first log entry), %d completed " \
+                  "commands, %d acknowledged files verified on master and client, seed %d" % (
+                      cr.kills, cr.kills_after_append, cr.completed, len(cr.acked_files), seed)
         print(summary)
         with open(os.path.join(fh.BUILD_DIR, "meson-logs", "trust-figures.txt"), "a") as f:
             f.write(summary + "\n")
