@@ -4,12 +4,16 @@ for what was refused or skipped, and the good entries served."""
 
 import os
 import re
+import sys
 
 import pytest
 
 import famfs_harness as fh
 import hostile_images as hi
 import test_cli_device_omf as omf
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers"))
+from mmap_probe import Probe, ProbeError  # noqa: E402
 
 MiB = 1 << 20
 
@@ -182,3 +186,32 @@ def test_defect5_shrink_under_mount_daemons_survive(base):
             fh.cleanup_mount(m)
         fh.remove_image(image)
 
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8 defect 7: libfamfs refuses an interleaved map "
+                   "the daemon serves (strip length not a multiple of the chunk)")
+def test_defect7_libfamfs_maps_what_the_daemon_serves(base):
+    """2 strips of 6 MiB, chunk 4 MiB, size 10 MiB: valid for the core (tests/fuzz/fuzz_fmap
+    counts these instead of checking them)."""
+    strips = [(hi.FREE, 6 * MiB), (hi.FREE + 6 * MiB, 6 * MiB)]
+    builder = hi.entries(hi.il("il6", 10 * MiB, 4 * MiB, strips))
+    image, client = _mount_case(base, "defect7", builder)
+    omf.write_at(image, hi.FREE, os.urandom(12 * MiB))
+    probe = Probe("lib")
+    try:
+        mpt = client.mount(image)
+        path = os.path.join(mpt, "il6")
+        with open(path, "rb") as fd:
+            want = fd.read()
+        assert len(want) == 10 * MiB
+        try:
+            idx, _ = probe.map(path, 0, 10 * MiB)
+        except ProbeError as e:
+            pytest.fail("famfs_mmap refused the map: %s" % e)
+        for off in (0, 4 * MiB, 8 * MiB, 10 * MiB - 4096):
+            assert probe.read(idx, off, 4096) == want[off:off + 4096], off
+    finally:
+        probe.close()
+        for m in list(client.mounts):
+            fh.cleanup_mount(m)
+        fh.remove_image(image)
