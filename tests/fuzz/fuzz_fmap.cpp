@@ -13,7 +13,7 @@
 //                    accepts it (as replay would), its text as the daemon writes it must parse
 //                    to the same map, with the same capacity and resolution.
 // The one known disagreement (issue 8 defect 7: an interleaved strip length that is not a
-// multiple of the chunk, valid for the core, refused by libfamfs) is counted, not checked;
+// multiple of the chunk, valid for the core, refused by libfamfs) is skipped, not checked;
 // tests/integration/test_trust_hostile_images.py holds it as a strict xfail.
 #include <cstddef>
 #include <cstdint>

@@ -192,7 +192,7 @@ def test_defect5_shrink_under_mount_daemons_survive(base):
                    "the daemon serves (strip length not a multiple of the chunk)")
 def test_defect7_libfamfs_maps_what_the_daemon_serves(base):
     """2 strips of 6 MiB, chunk 4 MiB, size 10 MiB: valid for the core (tests/fuzz/fuzz_fmap
-    counts these instead of checking them)."""
+    skips these instead of checking them)."""
     strips = [(hi.FREE, 6 * MiB), (hi.FREE + 6 * MiB, 6 * MiB)]
     builder = hi.entries(hi.il("il6", 10 * MiB, 4 * MiB, strips))
     image, client = _mount_case(base, "defect7", builder)
