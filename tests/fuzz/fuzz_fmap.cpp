@@ -22,12 +22,7 @@
 #include <cstring>
 #include <string>
 
-#include "meta/fmap.hpp"
-#include "meta/numeric.hpp"
-
-extern "C" {
-#include "lib/famfs_core.h"
-}
+#include "fmap_text.hpp"
 
 namespace {
 
@@ -35,55 +30,11 @@ using famfs::DecodedFmap;
 using famfs::Extent;
 using famfs::Fmap;
 using famfs::hex;
-
-constexpr uint64_t kLogLen = famfs::omf::kMinLogLen;
-constexpr uint64_t kDataStart = famfs::omf::kLogOffset + kLogLen;
-constexpr uint64_t kDeviceSize = uint64_t{1} << 50; // 1 PiB: far above any real device
-constexpr uint64_t kPage = 4096;                    // libfamfs's alignment unit
-constexpr std::size_t kBinaryBytes = 1 + 8 + sizeof(famfs::omf::LogFmap);
+using namespace famfs::fuzz;
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "fuzz_fmap: invariant broken: %s\n", what.c_str());
   std::abort();
-}
-
-// The text of docs/design.md, written from the document (the daemon's own encoder is a member
-// of its Daemon class; the seeds hold what a running daemon actually serves).
-std::string encode(uint64_t size, const Fmap& f) {
-  std::string s = "famfs-fmap 1\nsize " + hex(size) + "\n";
-  if (f.kind == Fmap::Kind::Interleave)
-    s += "interleave " + std::to_string(f.extents.size()) + " " + hex(f.chunk_size) + "\n";
-  else
-    s += "simple " + std::to_string(f.extents.size()) + "\n";
-  for (const Extent& e : f.extents) s += hex(e.offset) + " " + hex(e.len) + "\n";
-  return s;
-}
-
-Fmap from_lib(const fc_map& m) {
-  Fmap f;
-  f.kind = m.kind == FC_INTERLEAVE ? Fmap::Kind::Interleave : Fmap::Kind::Simple;
-  f.chunk_size = m.kind == FC_INTERLEAVE ? m.chunk : 0;
-  for (unsigned i = 0; i < m.n; ++i) f.extents.push_back({m.off[i], m.len[i]});
-  return f;
-}
-
-DecodedFmap decoded(const Fmap& f) {
-  DecodedFmap d{};
-  d.fmap = f;
-  d.ext_type = f.kind == Fmap::Kind::Interleave ? famfs::omf::kInterleavedExtent
-                                                : famfs::omf::kSimpleExtent;
-  d.declared_count = f.extents.size();
-  d.niext = f.kind == Fmap::Kind::Interleave ? 1 : static_cast<uint32_t>(f.extents.size());
-  d.nonzero_devindex = false;
-  return d;
-}
-
-// Issue 8 defect 7: strips the core accepts that libfamfs refuses.
-bool defect7_shape(const Fmap& f) {
-  if (f.kind != Fmap::Kind::Interleave || !f.chunk_size) return false;
-  for (const Extent& e : f.extents)
-    if (e.len % f.chunk_size) return true;
-  return false;
 }
 
 // Both sides resolve every file offset to the same device byte.
