@@ -1,6 +1,6 @@
-// Shared by the fmap fuzz target and the CLI corpus replay: the user.famfs.fmap text written
-// from docs/design.md (the daemon's own encoder is a member of its Daemon class; the seeds hold
-// what a running daemon actually serves) and conversions from libfamfs's parsed map.
+// Helpers of the fmap fuzz target: the geometry it assumes and conversions from libfamfs's
+// parsed map. The text itself is written and read by src/proto/fmap_text (the daemon's
+// encoder and the CLI's parser).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 
 #include "meta/fmap.hpp"
 #include "meta/numeric.hpp"
+#include "proto/fmap_text.hpp"
 
 extern "C" {
 #include "lib/famfs_core.h"
@@ -23,13 +24,7 @@ inline constexpr uint64_t kPage = 4096;                    // libfamfs's alignme
 inline constexpr std::size_t kBinaryBytes = 1 + 8 + sizeof(omf::LogFmap);
 
 inline std::string encode(uint64_t size, const Fmap& f) {
-  std::string s = "famfs-fmap 1\nsize " + hex(size) + "\n";
-  if (f.kind == Fmap::Kind::Interleave)
-    s += "interleave " + std::to_string(f.extents.size()) + " " + hex(f.chunk_size) + "\n";
-  else
-    s += "simple " + std::to_string(f.extents.size()) + "\n";
-  for (const Extent& e : f.extents) s += hex(e.offset) + " " + hex(e.len) + "\n";
-  return s;
+  return proto::format_fmap_text(size, f); // exactly what the daemon serves
 }
 
 inline Fmap from_lib(const fc_map& m) {

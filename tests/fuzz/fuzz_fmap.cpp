@@ -1,17 +1,18 @@
-// libFuzzer target: the user.famfs.fmap text (docs/design.md) as the daemon writes it and as
-// libfamfs parses it (fc_parse_fmap in lib/famfs_core.c), differentially against the core's
-// fmap rules (meta/fmap.hpp: validate_fmap, capacity, resolve) where they overlap.
-// (The CLI's reader, parse_xfmap in cli/master_read.cpp, is not linked here: cli/json_read.hpp,
-// which its file includes, does not compile with clang 14 + libstdc++ 12.)
+// libFuzzer target: the user.famfs.fmap text (docs/design.md) as the daemon writes it
+// (proto::format_fmap_text), as the CLI parses it (proto::parse_fmap_text) and as libfamfs
+// parses it (fc_parse_fmap in lib/famfs_core.c), differentially against each other and against
+// the core's fmap rules (meta/fmap.hpp: validate_fmap, capacity, resolve) where they overlap.
 //
 // Input: first byte selects the mode (make_seeds.py writes both).
 //   mode 0 (text):   the rest is an fmap text (seeds: what a running daemon served). The parser
-//                    may not crash; where it accepts a map, the core's rules accept it too
+//                    may not crash (neither may the CLI's); where it accepts a map, the CLI's
+//                    parser reads the same one and the core's rules accept it too
 //                    (4 KiB unit, extents above the log), both resolve every offset alike, and
 //                    the daemon's spelling of that map parses back to it.
 //   mode 1 (binary): u64 file size + a 416-byte on-media fmap (spec B§4). When the core
 //                    accepts it (as replay would), its text as the daemon writes it must parse
-//                    to the same map, with the same capacity and resolution.
+//                    (in libfamfs and in the CLI) to the same map, with the same capacity and
+//                    resolution.
 // The one known disagreement (issue 8 defect 7: an interleaved strip length that is not a
 // multiple of the chunk, valid for the core, refused by libfamfs) is skipped, not checked;
 // tests/integration/test_trust_hostile_images.py holds it as a strict xfail.
@@ -62,6 +63,9 @@ void same_resolution(uint64_t size, const Fmap& core, const fc_map& lib, const s
 // A map the core accepts, written as the daemon writes it, read back by libfamfs.
 void round_trip(uint64_t size, const Fmap& f) {
   const std::string t = encode(size, f);
+  const auto cli = famfs::proto::parse_fmap_text(t);
+  if (!cli || cli->size != size || !(cli->fmap == f))
+    fail("the CLI's parser does not read back a map the core accepts:\n" + t);
   fc_map m;
   const int rc = fc_parse_fmap(t.data(), t.size(), &m);
   if (defect7_shape(f)) return; // issue 8 defect 7: refused today
@@ -84,8 +88,14 @@ void binary_mode(const uint8_t* data, std::size_t n) {
 
 void text_mode(const uint8_t* data, std::size_t n) {
   const std::string t(reinterpret_cast<const char*>(data) + 1, n - 1);
+  const auto cli = famfs::proto::parse_fmap_text(t); // must not crash on anything
   fc_map m;
   if (fc_parse_fmap(t.data(), t.size(), &m) != 0) return;
+  // Both parsers read the daemon's spelling of a map alike (other spellings, e.g. decimal or
+  // octal numbers, are the CLI's leniency and not compared).
+  if (encode(m.size, from_lib(m)) == t &&
+      (!cli || cli->size != m.size || !(cli->fmap == from_lib(m))))
+    fail("libfamfs and the CLI read different maps from\n" + t);
   if (m.n < 1 || m.n > FC_MAX_EXTENTS || fc_capacity(&m) < m.size)
     fail("libfamfs accepted an impossible map:\n" + t);
   const Fmap f = from_lib(m);

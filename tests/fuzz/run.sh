@@ -1,8 +1,7 @@
 #!/bin/bash
 # Build the libFuzzer targets with clang (build-fuzz, -Dfuzz=true), make their seed corpora
 # with our own mkfs and commands (make_seeds.py, needs the normal build and root), and run each
-# target for a bounded time. Prints one line per target with its execution count. Then the
-# CLI's fmap reader (replay-cli-fmap, g++ build) runs over fuzz_fmap's corpus.
+# target for a bounded time. Prints one line per target with its execution count.
 #
 #   tests/fuzz/run.sh                    quick (CI): FAMFS_FUZZ_SECONDS per target (default 60)
 #   tests/fuzz/run.sh --long             by hand: 30 minutes per target, or FAMFS_FUZZ_SECONDS
@@ -52,10 +51,4 @@ for t in "${targets[@]}"; do
     tail -40 "$log"
   fi
 done
-# The CLI's reader of the same text, over everything fuzz_fmap kept (g++ build, sanitizers).
-if ninja -C "$build" fuzz-replay >/dev/null && \
-   "$build/tests/fuzz/replay-cli-fmap" "$out/fuzz_fmap/corpus" "$out/seeds/fmap_bin"; then :; else
-  failed=1
-  echo "fuzz: replay-cli-fmap FAILED"
-fi
 exit $failed
