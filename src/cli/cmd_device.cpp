@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/app_common.hpp"
 #include "cli/commands.hpp"
 #include "cli/fsck_report.hpp"
 #include "cli/util.hpp"
@@ -38,7 +39,9 @@ struct FsckOptions {
   bool verbose = false;
   bool json = false;
   uint32_t nbuckets = 0;
-  bool compat = false; // -f, -M, -L, -F, --fuse, -m, -r, -D: accepted, no effect
+  bool mmap = false, read = false; // upstream's log access method: accepted, no effect
+  bool set_daxmode = false;
+  bool compat = false; // -f, -L, -F, --fuse, -D: accepted, no effect
   std::string uuid_file;
 };
 
@@ -52,6 +55,7 @@ std::string device_of_mount(const dax::MountEntry& m) {
 }
 
 int run_fsck_command(const FsckOptions& o) {
+  if (o.mmap && o.read) return usage_error(kProg, "-m/--mmap and -r/--read are mutually exclusive");
   // A check that cannot run: the message on stderr and, with --json, still exactly one JSON
   // object on stdout so that scripts always have something to parse.
   auto fail = [&o](int rc, const std::string& device, const std::string& why) {
@@ -87,6 +91,8 @@ int run_fsck_command(const FsckOptions& o) {
                            "image file, or a path inside a famfs mount");
   } else {
     device = o.target;
+    if (o.set_daxmode && dax::reconfigure_to_devdax(device) && o.verbose)
+      std::printf("%s: reconfigured %s to devdax mode\n", kProg, device.c_str());
     auto mounted = dax::famfs_mounts_of_device(device);
     if (!mounted.empty()) {
       return fail(kExitBusy, device,
@@ -126,24 +132,62 @@ int run_fsck_command(const FsckOptions& o) {
   return fsck_exit_code(r);
 }
 
+
+// famfs mkmeta DEVICE (upstream legacy): the meta files are made by every mount here
+// (famfs-fused serves .meta/.superblock and .meta/.log), so there is nothing to create; as
+// upstream, it succeeds when the device exists.
+int run_mkmeta(const std::string& device, bool verbose) {
+  const char* prog = "famfs mkmeta";
+  struct stat st {};
+  if (::stat(device.c_str(), &st) != 0) {
+    print_error(prog, device + ": " + std::strerror(errno) + "; give the famfs device (/dev/daxX.Y) "
+                      "or image file");
+    return 1;
+  }
+  if (verbose)
+    std::printf("%s: nothing to do: every famfs mount serves .meta/.superblock and .meta/.log\n",
+                prog);
+  return 0;
+}
+
 } // namespace
 
-void register_device_commands(CLI::App& app) {
-  auto o = std::make_shared<FsckOptions>();
-  CLI::App* cmd = add_command(app, "fsck",
-                              "Check a famfs device, image file, or the file system mounted at a "
-                              "path (exit: collisions count, 1 other problems, 16 mounted device)",
-                              [o] { return run_fsck_command(*o); });
-  cmd->add_flag("-h,--human", o->human, "Sizes in GiB");
-  cmd->add_flag("-v,--verbose", o->verbose, "Also print the on-media struct sizes");
-  cmd->add_flag("--json", o->json, "Print one JSON object instead of the report");
-  cmd->add_option("-B,--nbuckets", o->nbuckets, "Show free space in N stripe buckets")
-      ->check(CLI::Range(1u, 64u));
-  cmd->add_flag("-f,-M,-L,-F,--nofuse,--fuse,-m,-r,-D,--nodax", o->compat,
-                "Accepted for compatibility with upstream famfs; no effect");
-  add_identity_option(cmd, o->uuid_file);
-  cmd->add_option("target", o->target, "Device, image file, or path inside a famfs mount")
-      ->required();
+void register_device_commands(Commands& app) {
+  {
+    auto o = std::make_shared<FsckOptions>();
+    CLI::App* cmd = add_command(app, "fsck",
+                                "Check a famfs device, image file, or the file system mounted at "
+                                "a path (exit: collisions count, 1 other problems, 16 mounted "
+                                "device)",
+                                [o] { return run_fsck_command(*o); });
+    cmd->set_help_flag("-?,--help", "Print this help and exit (-h is --human here, as upstream)");
+    cmd->add_flag("-h,--human", o->human, "Sizes in GiB");
+    cmd->add_flag("-v,--verbose", o->verbose, "Add upstream's verbose block (log_offset, log_len, "
+                                              "struct sizes)");
+    cmd->add_flag("--json", o->json, "Print one JSON object instead of the report");
+    cmd->add_option("-B,--nbuckets", o->nbuckets, "Show free space in N stripe buckets (1..64)")
+        ->check(CLI::Range(1u, 64u).description(""));
+    cmd->add_flag("-M,--set-daxmode", o->set_daxmode,
+                  "Unmounted device-dax device in system-ram mode: reconfigure it to devdax first");
+    cmd->add_flag("-m,--mmap", o->mmap, "Read the device through a mapping (the default)");
+    cmd->add_flag("-r,--read", o->read, "Upstream: read with read(); accepted, no effect (excludes "
+                                        "-m)");
+    cmd->add_flag("-f,--force,-L,--load-module,-F,--nofuse,--fuse,-D,--nodax", o->compat,
+                  "Accepted for compatibility with upstream famfs; no effect");
+    add_identity_option(cmd, o->uuid_file);
+    cmd->add_option("target", o->target, "Device, image file, or path inside a famfs mount")
+        ->required();
+  }
+  {
+    auto device = std::make_shared<std::string>();
+    auto verbose = std::make_shared<bool>(false);
+    CLI::App* cmd = add_command(app, "mkmeta",
+                                "Legacy (upstream): succeeds when DEVICE exists; every mount "
+                                "already serves the meta files",
+                                [device, verbose] { return run_mkmeta(*device, *verbose); });
+    cmd->add_flag("-v,--verbose", *verbose, "Say that there is nothing to do");
+    cmd->add_option("device", *device, "famfs device or image file")->required();
+  }
 }
 
 } // namespace famfs::cli
