@@ -3,6 +3,8 @@
 // there are any, 1 when anything else is wrong, 16 (EBUSY) for a mounted device, 0 when clean.
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -54,6 +56,80 @@ std::string device_of_mount(const dax::MountEntry& m) {
   return m.device;
 }
 
+// The famfs mount whose mount point is `path` or an ancestor of it, by name only (for a user
+// who cannot look at the path itself).
+std::optional<dax::MountEntry> mount_by_name(const std::string& path) {
+  std::string abs = path;
+  if (abs.empty() || abs[0] != '/') {
+    char cwd[PATH_MAX];
+    if (!::getcwd(cwd, sizeof cwd)) return std::nullopt;
+    abs = std::string(cwd) + "/" + abs;
+  }
+  while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  std::optional<dax::MountEntry> best;
+  for (auto& m : dax::famfs_mounts()) {
+    const std::string& mp = m.mountpoint;
+    const bool under = abs == mp || (abs.size() > mp.size() && abs.compare(0, mp.size(), mp) == 0 &&
+                                     (mp == "/" || abs[mp.size()] == '/'));
+    if (under && (!best || mp.size() > best->mountpoint.size())) best = m;
+  }
+  return best;
+}
+
+// What fsck checks: the device, and the mount it came from; or why there is nothing to check
+// (rc != 0).
+struct Target {
+  std::string device;
+  std::optional<dax::MountEntry> mount;
+  int rc = 0;
+  std::string why;
+};
+
+Target resolve_target(const FsckOptions& o) {
+  Target t;
+  struct stat st {};
+  if (::stat(o.target.c_str(), &st) != 0) {
+    const int err = errno;
+    // A non-root user cannot even stat a mount made without allow_other: check its device.
+    if ((err == EACCES || err == EPERM) && (t.mount = mount_by_name(o.target))) {
+      t.device = device_of_mount(*t.mount);
+      return t;
+    }
+    // probe_device explains a missing /dev/daxX.Y (e.g. a device in system-ram mode).
+    t.device = o.target;
+    t.rc = kExitError;
+    try {
+      dax::probe_device(o.target);
+      t.why = o.target + ": " + std::strerror(err) +
+              "; give a famfs device, an image file, or a path inside a famfs mount";
+    } catch (const Error& e) {
+      t.why = e.what();
+    }
+    return t;
+  }
+  if ((t.mount = dax::famfs_mount_containing(o.target))) {
+    // A path inside a mounted famfs: check the device behind it (read-only, no lock: fsck is
+    // a reader, as upstream).
+    t.device = device_of_mount(*t.mount);
+    return t;
+  }
+  t.device = o.target;
+  if (S_ISDIR(st.st_mode)) {
+    t.rc = kExitError;
+    t.why = o.target + ": is a directory outside any famfs mount; give a famfs device, an "
+                       "image file, or a path inside a famfs mount";
+    return t;
+  }
+  if (o.set_daxmode && dax::reconfigure_to_devdax(t.device) && o.verbose)
+    std::printf("%s: reconfigured %s to devdax mode\n", kProg, t.device.c_str());
+  if (auto mounted = dax::famfs_mounts_of_device(t.device); !mounted.empty()) {
+    t.rc = kExitBusy;
+    t.why = t.device + " is mounted at " + mounted.front().mountpoint + "; run 'famfs fsck " +
+            mounted.front().mountpoint + "' on the mount point instead";
+  }
+  return t;
+}
+
 int run_fsck_command(const FsckOptions& o) {
   if (o.mmap && o.read) return usage_error(kProg, "-m/--mmap and -r/--read are mutually exclusive");
   // A check that cannot run: the message on stderr and, with --json, still exactly one JSON
@@ -66,40 +142,10 @@ int run_fsck_command(const FsckOptions& o) {
     return rc;
   };
 
-  struct stat st {};
-  if (::stat(o.target.c_str(), &st) != 0) {
-    // probe_device explains a missing /dev/daxX.Y (e.g. a device in system-ram mode).
-    std::string why;
-    try {
-      dax::probe_device(o.target);
-      why = o.target + ": " + std::strerror(errno) +
-            "; give a famfs device, an image file, or a path inside a famfs mount";
-    } catch (const Error& e) {
-      why = e.what();
-    }
-    return fail(kExitError, o.target, why);
-  }
-
-  std::string device;
-  if (auto m = dax::famfs_mount_containing(o.target)) {
-    // A path inside a mounted famfs: check the device behind it (read-only, no lock: fsck is
-    // a reader, as upstream).
-    device = device_of_mount(*m);
-  } else if (S_ISDIR(st.st_mode)) {
-    return fail(kExitError, o.target,
-                o.target + ": is a directory outside any famfs mount; give a famfs device, an "
-                           "image file, or a path inside a famfs mount");
-  } else {
-    device = o.target;
-    if (o.set_daxmode && dax::reconfigure_to_devdax(device) && o.verbose)
-      std::printf("%s: reconfigured %s to devdax mode\n", kProg, device.c_str());
-    auto mounted = dax::famfs_mounts_of_device(device);
-    if (!mounted.empty()) {
-      return fail(kExitBusy, device,
-                  device + " is mounted at " + mounted.front().mountpoint + "; run 'famfs fsck " +
-                      mounted.front().mountpoint + "' on the mount point instead");
-    }
-  }
+  Target t = resolve_target(o);
+  if (t.rc) return fail(t.rc, t.device, t.why);
+  const std::string& device = t.device;
+  const std::optional<dax::MountEntry>& mount = t.mount;
 
   std::optional<dax::Device> dev;
   std::optional<dax::Mapping> map;
@@ -112,7 +158,10 @@ int run_fsck_command(const FsckOptions& o) {
     }
     map.emplace(dax::Mapping::map(*dev, false));
   } catch (const Error& e) {
-    return fail(kExitError, device, e.what());
+    return fail(kExitError, device,
+                std::string(e.what()) +
+                    (mount ? " (the device of the famfs mount at " + mount->mountpoint + ")"
+                           : std::string()));
   }
 
   const std::optional<Uuid> host = dax::read_system_uuid(dax::system_uuid_path(o.uuid_file));

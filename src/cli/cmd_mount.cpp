@@ -269,6 +269,25 @@ int run_mount(const MountOpts& given) {
 
 // ---- umount ----------------------------------------------------------------------------------
 
+// Run a program with its stderr discarded; its exit status, or -1.
+int run_quietly(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, STDERR_FILENO);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 struct UmountOpts {
   std::string mpt;
   bool lazy = false, verbose = false;
@@ -298,9 +317,18 @@ int run_umount(const UmountOpts& o) {
         e = 0;
         detached = true; // the daemon serves open files until they are closed
       }
-    } else if (e == EPERM) {
-      std::string cmd = "fusermount3 -u '" + mpt + "'";
-      e = std::system(cmd.c_str()) == 0 ? 0 : EPERM;
+    } else if (e == EPERM && ::geteuid() != 0) {
+      // Only root or the mounting user (through fusermount3, as FUSE does) may unmount.
+      const auto owner = fuse_mount_user(m->options);
+      if (!owner || *owner != ::getuid()) {
+        print_error(prog, mpt + ": only root" +
+                              (owner && *owner ? " or the user who mounted it (uid " +
+                                                     std::to_string(*owner) + ")"
+                                               : std::string()) +
+                              " can unmount it; run 'sudo famfs umount " + mpt + "'");
+        return 1;
+      }
+      e = run_quietly({"fusermount3", "-u", mpt}) == 0 ? 0 : EPERM;
     }
     if (e) {
       print_error(prog, mpt + ": " + std::strerror(e) +
@@ -328,8 +356,8 @@ int logplay_dryrun(const std::string& mpt, const std::string& device, bool verbo
   dax::Device dev = dax::Device::open(device, false);
   dax::Mapping map = dax::Mapping::map(dev, false);
   omf::Superblock sb = read_superblock(map.cbytes());
-  if (!sb_usable(check_superblock(sb))) {
-    print_error(prog, device + ": no valid famfs superblock");
+  if (const SbStatus st = check_superblock(sb); !sb_usable(st)) {
+    print_error(prog, device + ": " + sb_status_text(st));
     return 1;
   }
   Geometry g = geometry_of(sb, map.cbytes());
@@ -412,6 +440,10 @@ int run_logplay(const LogplayOpts& o) {
   }
   auto rep = get_xattr(mpt, FAMFS_XATTR_LOGPLAY, &err);
   if (!rep) {
+    if (auto why = fuse_access_denied(mpt, m->options, err)) {
+      print_error(prog, *why);
+      return 1;
+    }
     print_error(prog, mpt + ": cannot read user.famfs.logplay: " + std::strerror(err));
     return 1;
   }
@@ -440,7 +472,7 @@ int run_logplay(const LogplayOpts& o) {
   if (dmg && dmg->type == JsonValue::Type::Bool && dmg->boolean) {
     const JsonValue* why = j->get("damage_reason");
     std::printf("famfs_logplay: log damaged at entry %llu%s%s (entries after it are not "
-                "played; run famfs fsck)\n",
+                "played; 'famfs fsck' reports the damage but cannot repair a log)\n",
                 static_cast<unsigned long long>(j->u64("damage_index")), why ? ": " : "",
                 why ? why->text.c_str() : "");
     ++errors;

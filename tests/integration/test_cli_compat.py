@@ -268,3 +268,33 @@ def test_logplay_shadow_tree(master, image, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "mode: 0444" in (tmp_path / "c" / "root" / ".meta" / ".log").read_text()
     assert _yaml_fields((tmp_path / "c" / "root" / "d" / "f").read_text()) == f
+
+
+# ---- defect 9: messages a new user sees -------------------------------------------------
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_non_root_messages_name_the_cause(master):
+    m = master.mpt
+
+    def run(*args):
+        return master.run(NOBODY + [fh.famfs_bin()] + list(args), check=False)
+
+    p = run("umount", m)
+    assert p.returncode == 1 and "only root" in p.stderr, p.stderr
+    assert "mtab" not in p.stderr and "fusermount" not in p.stderr, p.stderr
+    p = run("logplay", m)
+    assert p.returncode == 1 and "without allow_other" in p.stderr, p.stderr
+    p = run("fsck", m)           # the image is 0600: the device cannot be opened
+    assert p.returncode == 1, p.stderr
+    assert master.image in p.stderr and ("famfs mount at " + m) in p.stderr, p.stderr
+    assert fh.is_mounted(m)
+
+
+def test_unformatted_device_message_does_not_nest(image):
+    h = fh.Host("nosb")
+    p = h.mount(image, None, check=False)
+    text = p.stderr + "".join(h.daemon_log(m) for m in h.logs)
+    assert "no famfs superblock (magic not found); run mkfs.famfs" in text, text
+    assert "superblock (no famfs superblock" not in text, text
