@@ -502,6 +502,7 @@ void register_mount_commands(Commands& app) {
                 "Reconfigure a device-dax device found in system-ram mode to devdax first");
     c->add_flag("-L,--load-module", o->load_module, "Ignored (no famfs kernel module)");
     c->add_flag("-D,--dummy", o->dummy, "Ignored (upstream compatibility)");
+    c->add_flag("-b", o->dummy, "Ignored (in upstream's option string, with no meaning there)");
     c->add_flag("-m,--mmap", o->mmap, "Play the log through a mapping (the default; the only way)");
     c->add_flag("-r,--read", o->read, "Upstream: play the log with read(); accepted, no effect "
                                        "(excludes -m)");
