@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite: unit (Catch2), integration (real FUSE mounts on image files in
-# /dev/shm), VM (QEMU guests with a real /dev/dax0.0), then the unit suite again under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Run as root on Debian 12.
+# /dev/shm), VM (QEMU guests with a real /dev/dax0.0), then the unit suite and the CLI
+# integration suite again under AddressSanitizer + UndefinedBehaviorSanitizer. Run as root on
+# Debian 12.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test || exit 1
@@ -15,13 +16,19 @@ run "meson test (unit, integration, vm)" meson test -C build --print-errorlogs -
 # libFuzzer targets (clang build in build-fuzz), FAMFS_FUZZ_SECONDS each (default 60).
 run "fuzz (libFuzzer)" env FAMFS_BUILD_DIR="$PWD/build" tests/fuzz/run.sh
 scripts/build.sh build-asan -Dsanitize=true -Db_lundef=false -Dbuildtype=debug || exit 1
-run "unit under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --suite unit --print-errorlogs
+san_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
+run "unit under ASan+UBSan" env "${san_env[@]}" meson test -C build-asan --suite unit --print-errorlogs
+# The CLI integration suite again, its famfs and mkfs.famfs (and the famfs-fused they start)
+# taken from the sanitizer build: every option and command line of the suite must run without
+# a sanitizer report (the harness fails a command whose stderr has one).
+run "integration-cli with the ASan+UBSan CLI" env "${san_env[@]}" FAMFS_CLI_BUILD_DIR="$PWD/build-asan" \
+    meson test -C build --print-errorlogs --logbase testlog-asan-cli integration-cli
 leftover=$(awk '$3 ~ /^fuse/ {print $2}' /proc/mounts)
 if [ -n "$leftover" ]; then echo "FUSE mounts left behind by the tests: $leftover"; failed=$((failed + 1)); fi
 # One closing line for the whole run, counting meson tests (each suite's own runner prints its
 # case counts above). A test that did not run counts as failed.
-counts=$(/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+counts=$(/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build/meson-logs/testlog-asan-cli.json <<'PY'
 import json, sys
 ok = bad = skipped = 0
 for path in sys.argv[1:]:

@@ -3,6 +3,8 @@
 // there are any, 1 when anything else is wrong, 16 (EBUSY) for a mounted device, 0 when clean.
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/app_common.hpp"
 #include "cli/commands.hpp"
 #include "cli/fsck_report.hpp"
 #include "cli/util.hpp"
@@ -38,7 +41,9 @@ struct FsckOptions {
   bool verbose = false;
   bool json = false;
   uint32_t nbuckets = 0;
-  bool compat = false; // -f, -M, -L, -F, --fuse, -m, -r, -D: accepted, no effect
+  bool mmap = false, read = false; // upstream's log access method: accepted, no effect
+  bool set_daxmode = false;
+  bool compat = false; // -f, -L, -F, --fuse, -D: accepted, no effect
   std::string uuid_file;
 };
 
@@ -51,7 +56,82 @@ std::string device_of_mount(const dax::MountEntry& m) {
   return m.device;
 }
 
+// The famfs mount whose mount point is `path` or an ancestor of it, by name only (for a user
+// who cannot look at the path itself).
+std::optional<dax::MountEntry> mount_by_name(const std::string& path) {
+  std::string abs = path;
+  if (abs.empty() || abs[0] != '/') {
+    char cwd[PATH_MAX];
+    if (!::getcwd(cwd, sizeof cwd)) return std::nullopt;
+    abs = std::string(cwd) + "/" + abs;
+  }
+  while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  std::optional<dax::MountEntry> best;
+  for (auto& m : dax::famfs_mounts()) {
+    const std::string& mp = m.mountpoint;
+    const bool under = abs == mp || (abs.size() > mp.size() && abs.compare(0, mp.size(), mp) == 0 &&
+                                     (mp == "/" || abs[mp.size()] == '/'));
+    if (under && (!best || mp.size() > best->mountpoint.size())) best = m;
+  }
+  return best;
+}
+
+// What fsck checks: the device, and the mount it came from; or why there is nothing to check
+// (rc != 0).
+struct Target {
+  std::string device;
+  std::optional<dax::MountEntry> mount;
+  int rc = 0;
+  std::string why;
+};
+
+Target resolve_target(const FsckOptions& o) {
+  Target t;
+  struct stat st {};
+  if (::stat(o.target.c_str(), &st) != 0) {
+    const int err = errno;
+    // A non-root user cannot even stat a mount made without allow_other: check its device.
+    if ((err == EACCES || err == EPERM) && (t.mount = mount_by_name(o.target))) {
+      t.device = device_of_mount(*t.mount);
+      return t;
+    }
+    // probe_device explains a missing /dev/daxX.Y (e.g. a device in system-ram mode).
+    t.device = o.target;
+    t.rc = kExitError;
+    try {
+      dax::probe_device(o.target);
+      t.why = o.target + ": " + std::strerror(err) +
+              "; give a famfs device, an image file, or a path inside a famfs mount";
+    } catch (const Error& e) {
+      t.why = e.what();
+    }
+    return t;
+  }
+  if ((t.mount = dax::famfs_mount_containing(o.target))) {
+    // A path inside a mounted famfs: check the device behind it (read-only, no lock: fsck is
+    // a reader, as upstream).
+    t.device = device_of_mount(*t.mount);
+    return t;
+  }
+  t.device = o.target;
+  if (S_ISDIR(st.st_mode)) {
+    t.rc = kExitError;
+    t.why = o.target + ": is a directory outside any famfs mount; give a famfs device, an "
+                       "image file, or a path inside a famfs mount";
+    return t;
+  }
+  if (o.set_daxmode && dax::reconfigure_to_devdax(t.device) && o.verbose)
+    std::printf("%s: reconfigured %s to devdax mode\n", kProg, t.device.c_str());
+  if (auto mounted = dax::famfs_mounts_of_device(t.device); !mounted.empty()) {
+    t.rc = kExitBusy;
+    t.why = t.device + " is mounted at " + mounted.front().mountpoint + "; run 'famfs fsck " +
+            mounted.front().mountpoint + "' on the mount point instead";
+  }
+  return t;
+}
+
 int run_fsck_command(const FsckOptions& o) {
+  if (o.mmap && o.read) return usage_error(kProg, "-m/--mmap and -r/--read are mutually exclusive");
   // A check that cannot run: the message on stderr and, with --json, still exactly one JSON
   // object on stdout so that scripts always have something to parse.
   auto fail = [&o](int rc, const std::string& device, const std::string& why) {
@@ -62,38 +142,10 @@ int run_fsck_command(const FsckOptions& o) {
     return rc;
   };
 
-  struct stat st {};
-  if (::stat(o.target.c_str(), &st) != 0) {
-    // probe_device explains a missing /dev/daxX.Y (e.g. a device in system-ram mode).
-    std::string why;
-    try {
-      dax::probe_device(o.target);
-      why = o.target + ": " + std::strerror(errno) +
-            "; give a famfs device, an image file, or a path inside a famfs mount";
-    } catch (const Error& e) {
-      why = e.what();
-    }
-    return fail(kExitError, o.target, why);
-  }
-
-  std::string device;
-  if (auto m = dax::famfs_mount_containing(o.target)) {
-    // A path inside a mounted famfs: check the device behind it (read-only, no lock: fsck is
-    // a reader, as upstream).
-    device = device_of_mount(*m);
-  } else if (S_ISDIR(st.st_mode)) {
-    return fail(kExitError, o.target,
-                o.target + ": is a directory outside any famfs mount; give a famfs device, an "
-                           "image file, or a path inside a famfs mount");
-  } else {
-    device = o.target;
-    auto mounted = dax::famfs_mounts_of_device(device);
-    if (!mounted.empty()) {
-      return fail(kExitBusy, device,
-                  device + " is mounted at " + mounted.front().mountpoint + "; run 'famfs fsck " +
-                      mounted.front().mountpoint + "' on the mount point instead");
-    }
-  }
+  Target t = resolve_target(o);
+  if (t.rc) return fail(t.rc, t.device, t.why);
+  const std::string& device = t.device;
+  const std::optional<dax::MountEntry>& mount = t.mount;
 
   std::optional<dax::Device> dev;
   std::optional<dax::Mapping> map;
@@ -106,7 +158,10 @@ int run_fsck_command(const FsckOptions& o) {
     }
     map.emplace(dax::Mapping::map(*dev, false));
   } catch (const Error& e) {
-    return fail(kExitError, device, e.what());
+    return fail(kExitError, device,
+                std::string(e.what()) +
+                    (mount ? " (the device of the famfs mount at " + mount->mountpoint + ")"
+                           : std::string()));
   }
 
   const std::optional<Uuid> host = dax::read_system_uuid(dax::system_uuid_path(o.uuid_file));
@@ -126,24 +181,62 @@ int run_fsck_command(const FsckOptions& o) {
   return fsck_exit_code(r);
 }
 
+
+// famfs mkmeta DEVICE (upstream legacy): the meta files are made by every mount here
+// (famfs-fused serves .meta/.superblock and .meta/.log), so there is nothing to create; as
+// upstream, it succeeds when the device exists.
+int run_mkmeta(const std::string& device, bool verbose) {
+  const char* prog = "famfs mkmeta";
+  struct stat st {};
+  if (::stat(device.c_str(), &st) != 0) {
+    print_error(prog, device + ": " + std::strerror(errno) + "; give the famfs device (/dev/daxX.Y) "
+                      "or image file");
+    return 1;
+  }
+  if (verbose)
+    std::printf("%s: nothing to do: every famfs mount serves .meta/.superblock and .meta/.log\n",
+                prog);
+  return 0;
+}
+
 } // namespace
 
-void register_device_commands(CLI::App& app) {
-  auto o = std::make_shared<FsckOptions>();
-  CLI::App* cmd = add_command(app, "fsck",
-                              "Check a famfs device, image file, or the file system mounted at a "
-                              "path (exit: collisions count, 1 other problems, 16 mounted device)",
-                              [o] { return run_fsck_command(*o); });
-  cmd->add_flag("-h,--human", o->human, "Sizes in GiB");
-  cmd->add_flag("-v,--verbose", o->verbose, "Also print the on-media struct sizes");
-  cmd->add_flag("--json", o->json, "Print one JSON object instead of the report");
-  cmd->add_option("-B,--nbuckets", o->nbuckets, "Show free space in N stripe buckets")
-      ->check(CLI::Range(1u, 64u));
-  cmd->add_flag("-f,-M,-L,-F,--nofuse,--fuse,-m,-r,-D,--nodax", o->compat,
-                "Accepted for compatibility with upstream famfs; no effect");
-  add_identity_option(cmd, o->uuid_file);
-  cmd->add_option("target", o->target, "Device, image file, or path inside a famfs mount")
-      ->required();
+void register_device_commands(Commands& app) {
+  {
+    auto o = std::make_shared<FsckOptions>();
+    CLI::App* cmd = add_command(app, "fsck",
+                                "Check a famfs device, image file, or the file system mounted at "
+                                "a path (exit: collisions count, 1 other problems, 16 mounted "
+                                "device)",
+                                [o] { return run_fsck_command(*o); });
+    cmd->set_help_flag("-?,--help", "Print this help and exit (-h is --human here, as upstream)");
+    cmd->add_flag("-h,--human", o->human, "Sizes in GiB");
+    cmd->add_flag("-v,--verbose", o->verbose, "Add upstream's verbose block (log_offset, log_len, "
+                                              "struct sizes)");
+    cmd->add_flag("--json", o->json, "Print one JSON object instead of the report");
+    cmd->add_option("-B,--nbuckets", o->nbuckets, "Show free space in N stripe buckets (1..64)")
+        ->check(CLI::Range(1u, 64u).description(""));
+    cmd->add_flag("-M,--set-daxmode", o->set_daxmode,
+                  "Unmounted device-dax device in system-ram mode: reconfigure it to devdax first");
+    cmd->add_flag("-m,--mmap", o->mmap, "Read the device through a mapping (the default)");
+    cmd->add_flag("-r,--read", o->read, "Upstream: read with read(); accepted, no effect (excludes "
+                                        "-m)");
+    cmd->add_flag("-f,--force,-L,--load-module,-F,--nofuse,--fuse,-D,--nodax", o->compat,
+                  "Accepted for compatibility with upstream famfs; no effect");
+    add_identity_option(cmd, o->uuid_file);
+    cmd->add_option("target", o->target, "Device, image file, or path inside a famfs mount")
+        ->required();
+  }
+  {
+    auto device = std::make_shared<std::string>();
+    auto verbose = std::make_shared<bool>(false);
+    CLI::App* cmd = add_command(app, "mkmeta",
+                                "Legacy (upstream): succeeds when DEVICE exists; every mount "
+                                "already serves the meta files",
+                                [device, verbose] { return run_mkmeta(*device, *verbose); });
+    cmd->add_flag("-v,--verbose", *verbose, "Say that there is nothing to do");
+    cmd->add_option("device", *device, "famfs device or image file")->required();
+  }
 }
 
 } // namespace famfs::cli

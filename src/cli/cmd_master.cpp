@@ -30,7 +30,7 @@ CLI::Option* add_repeatable(CLI::App* c, const std::string& name, std::vector<st
 
 } // namespace
 
-void register_master_commands(CLI::App& app) {
+void register_master_commands(Commands& app) {
   // ---- creat
   {
     auto o = std::make_shared<CreatOpts>();

@@ -20,7 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "cli/app_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/shadow.hpp"
 #include "cli/util.hpp"
 #include "dax/cache.hpp"
 #include "dax/device.hpp"
@@ -100,16 +102,39 @@ struct MountOpts {
   std::string device, mpt;
   bool fuse = false, nofuse = false, debug = false, verbose = false, nouseraccess = false;
   bool nodefaultperm = false, read_only = false, remount = false, allow_other = false;
-  bool mmap = false, dummy = false, load_module = false, dash_m = false;
+  bool mmap = false, read = false, dummy = false, load_module = false, set_daxmode = false;
   std::optional<double> timeout;
-  std::string cache, shadow, uuid_file, log_file;
+  std::string cache, shadow, uuid_file, log_file, options;
   std::optional<unsigned> refresh_ms;
   std::optional<unsigned> threads;
   bool nodirect = false;
 };
 
-int run_mount(const MountOpts& o) {
+// -o LIST: ro and rw (the last one wins), as mount(8). Everything else has its own option.
+std::optional<std::string> apply_mount_options(const std::string& list, bool& read_only) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string opt = list.substr(pos, comma - pos);
+    if (opt == "ro") {
+      read_only = true;
+    } else if (opt == "rw") {
+      read_only = false;
+    } else if (!opt.empty()) {
+      return "-o " + opt + ": unknown mount option (famfs mount -o takes ro or rw; the other "
+                           "settings have their own options, see --help)";
+    }
+    pos = comma + 1;
+  }
+  return std::nullopt;
+}
+
+int run_mount(const MountOpts& given) {
   const char* prog = "famfs mount";
+  MountOpts o = given;
+  if (o.mmap && o.read) return usage_error(prog, "-m/--mmap and -r/--read are mutually exclusive");
+  if (auto why = apply_mount_options(o.options, o.read_only)) return usage_error(prog, *why);
   if (o.nofuse) {
     print_error(prog, "-F/--nofuse is not available: this famfs is FUSE only (there is no famfs "
                       "kernel module); mount without -F");
@@ -130,6 +155,8 @@ int run_mount(const MountOpts& o) {
 
   std::string dev = dax::resolve_path(o.device);
   std::string mpt = dax::resolve_path(o.mpt);
+  if (o.set_daxmode && dax::reconfigure_to_devdax(dev) && o.verbose)
+    std::printf("famfs mount: reconfigured %s to devdax mode\n", dev.c_str());
   if (o.remount) {
     if (auto m = famfs_mount_at(mpt); m && m->device == dev) {
       int err = 0;
@@ -230,9 +257,34 @@ int run_mount(const MountOpts& o) {
 
 // ---- umount ----------------------------------------------------------------------------------
 
-int run_umount(const std::string& target, bool lazy, bool verbose) {
+// Run a program with its stderr discarded; its exit status, or -1.
+int run_quietly(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, STDERR_FILENO);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+struct UmountOpts {
+  std::string mpt;
+  bool lazy = false, verbose = false;
+};
+
+int run_umount(const UmountOpts& o) {
   const char* prog = "famfs umount";
-  std::string mpt = dax::resolve_path(target);
+  const bool lazy = o.lazy, verbose = o.verbose;
+  std::string mpt = dax::resolve_path(o.mpt);
   auto m = famfs_mount_at(mpt);
   if (!m) {
     print_error(prog, mpt + " is not a famfs mount point (see /proc/mounts)");
@@ -253,9 +305,18 @@ int run_umount(const std::string& target, bool lazy, bool verbose) {
         e = 0;
         detached = true; // the daemon serves open files until they are closed
       }
-    } else if (e == EPERM) {
-      std::string cmd = "fusermount3 -u '" + mpt + "'";
-      e = std::system(cmd.c_str()) == 0 ? 0 : EPERM;
+    } else if (e == EPERM && ::geteuid() != 0) {
+      // Only root or the mounting user (through fusermount3, as FUSE does) may unmount.
+      const auto owner = fuse_mount_user(m->options);
+      if (!owner || *owner != ::getuid()) {
+        print_error(prog, mpt + ": only root" +
+                              (owner && *owner ? " or the user who mounted it (uid " +
+                                                     std::to_string(*owner) + ")"
+                                               : std::string()) +
+                              " can unmount it; run 'sudo famfs umount " + mpt + "'");
+        return 1;
+      }
+      e = run_quietly({"fusermount3", "-u", mpt}) == 0 ? 0 : EPERM;
     }
     if (e) {
       print_error(prog, mpt + ": " + std::strerror(e) +
@@ -283,8 +344,8 @@ int logplay_dryrun(const std::string& mpt, const std::string& device, bool verbo
   dax::Device dev = dax::Device::open(device, false);
   dax::Mapping map = dax::Mapping::map(dev, false);
   omf::Superblock sb = read_superblock(map.cbytes());
-  if (!sb_usable(check_superblock(sb))) {
-    print_error(prog, device + ": no valid famfs superblock");
+  if (const SbStatus st = check_superblock(sb); !sb_usable(st)) {
+    print_error(prog, device + ": " + sb_status_text(st));
     return 1;
   }
   Geometry g = geometry_of(sb, map.cbytes());
@@ -319,26 +380,58 @@ int logplay_dryrun(const std::string& mpt, const std::string& device, bool verbo
   return int(r.errors());
 }
 
-int run_logplay(const std::string& target, bool dryrun, bool verbose, bool client) {
+struct LogplayOpts {
+  std::string mpt, shadow, daxdev;
+  bool dry = false, verbose = false, client = false, mmap = false, read = false;
+  bool shadowtest = false, set_daxmode = false;
+};
+
+// --shadow DIR: the log of `device` (read-only) into upstream's shadow tree.
+int logplay_shadow(const LogplayOpts& o, const std::string& device) {
+  if (o.set_daxmode && dax::reconfigure_to_devdax(device) && o.verbose)
+    std::printf("famfs logplay: reconfigured %s to devdax mode\n", device.c_str());
+  dax::Device dev = dax::Device::open(device, false);
+  dax::Mapping map = dax::Mapping::map(dev, false);
+  ShadowOptions so;
+  so.dir = o.shadow;
+  so.dry_run = o.dry;
+  so.client = o.client;
+  so.test = o.shadowtest;
+  so.verbose = o.verbose;
+  return shadow_logplay(map.cbytes(), dax::read_system_uuid(dax::system_uuid_path()), so);
+}
+
+int run_logplay(const LogplayOpts& o) {
   const char* prog = "famfs logplay";
-  std::string mpt = dax::resolve_path(target);
-  auto m = famfs_mount_at(mpt);
+  if (o.mmap && o.read) return usage_error(prog, "-m/--mmap and -r/--read are mutually exclusive");
+  if (!o.daxdev.empty() && o.shadow.empty())
+    return usage_error(prog, "-d/--daxdev is only used with -S/--shadow DIR");
+  if (o.daxdev.empty() && o.mpt.empty())
+    return usage_error(prog, "give a famfs mount point (or any path in one), or --shadow DIR "
+                             "--daxdev DEVICE");
+  const bool dryrun = o.dry, verbose = o.verbose, client = o.client;
+  if (!o.shadow.empty() && !o.daxdev.empty()) return logplay_shadow(o, o.daxdev);
+  auto m = dax::famfs_mount_containing(o.mpt);
   if (!m) {
-    print_error(prog, mpt + " is not a famfs mount point");
+    print_error(prog, dax::resolve_path(o.mpt) + " is not in a famfs mount (see /proc/mounts)");
     return 1;
   }
+  const std::string mpt = m->mountpoint;
   int err = 0;
+  if (!o.shadow.empty()) {
+    auto dev = get_xattr(mpt, FAMFS_XATTR_DEVICE, &err);
+    return logplay_shadow(o, dev ? *dev : m->device);
+  }
   if (dryrun) {
     auto dev = get_xattr(mpt, FAMFS_XATTR_DEVICE, &err);
-    try {
-      return logplay_dryrun(mpt, dev ? *dev : m->device, verbose, client);
-    } catch (const Error& e) {
-      print_error(prog, e.what());
-      return 1;
-    }
+    return logplay_dryrun(mpt, dev ? *dev : m->device, verbose, client);
   }
   auto rep = get_xattr(mpt, FAMFS_XATTR_LOGPLAY, &err);
   if (!rep) {
+    if (auto why = fuse_access_denied(mpt, m->options, err)) {
+      print_error(prog, *why);
+      return 1;
+    }
     print_error(prog, mpt + ": cannot read user.famfs.logplay: " + std::strerror(err));
     return 1;
   }
@@ -363,7 +456,7 @@ int run_logplay(const std::string& target, bool dryrun, bool verbose, bool clien
   if (j->damaged) {
     const auto& why = j->damage_reason;
     std::printf("famfs_logplay: log damaged at entry %llu%s%s (entries after it are not "
-                "played; run famfs fsck)\n",
+                "played; 'famfs fsck' reports the damage but cannot repair a log)\n",
                 static_cast<unsigned long long>(j->damage_index), why ? ": " : "",
                 why ? why->c_str() : "");
     ++errors;
@@ -373,7 +466,7 @@ int run_logplay(const std::string& target, bool dryrun, bool verbose, bool clien
 
 } // namespace
 
-void register_mount_commands(CLI::App& app) {
+void register_mount_commands(Commands& app) {
   {
     auto o = std::make_shared<MountOpts>();
     auto* c = add_command(app, "mount", "Mount a famfs device (starts famfs-fused)",
@@ -388,12 +481,17 @@ void register_mount_commands(CLI::App& app) {
     c->add_flag("-u,--nouseraccess", o->nouseraccess, "No allow_other (the default)");
     c->add_flag("-p,--nodefaultperm", o->nodefaultperm,
                 "Ignored: default_permissions is always on");
-    c->add_option("-S,--shadow", o->shadow, "Ignored: no shadow tree");
-    c->add_flag("-M", o->dash_m, "Ignored (upstream compatibility)");
+    c->add_option("-S,--shadow", o->shadow, "Ignored: famfs-fused keeps no shadow tree");
+    c->add_flag("-M,--set-daxmode", o->set_daxmode,
+                "Reconfigure a device-dax device found in system-ram mode to devdax first");
     c->add_flag("-L,--load-module", o->load_module, "Ignored (no famfs kernel module)");
     c->add_flag("-D,--dummy", o->dummy, "Ignored (upstream compatibility)");
-    c->add_flag("-m,--mmap", o->mmap, "Ignored (the default)");
-    c->add_flag("-r,--read", o->read_only, "Mount read-only");
+    c->add_flag("-b", o->dummy, "Ignored (in upstream's option string, with no meaning there)");
+    c->add_flag("-m,--mmap", o->mmap, "Play the log through a mapping (the default; the only way)");
+    c->add_flag("-r,--read", o->read, "Upstream: play the log with read(); accepted, no effect "
+                                       "(excludes -m)");
+    c->add_flag("--read-only", o->read_only, "Mount read-only (also -o ro)");
+    c->add_option("-o,--options", o->options, "Mount options: ro (read-only) or rw");
     c->add_flag("-R,--remount", o->remount,
                 "If DEVICE is already mounted on MOUNTPOINT, just replay its log");
     c->add_option("-c,--cache", o->cache, "Metadata caching: always|normal|never");
@@ -407,30 +505,36 @@ void register_mount_commands(CLI::App& app) {
     c->add_flag("--nodirect", o->nodirect, "Serve file data through the page cache");
   }
   {
-    auto mpt = std::make_shared<std::string>();
-    auto lazy = std::make_shared<bool>(false);
-    auto verbose = std::make_shared<bool>(false);
+    auto o = std::make_shared<UmountOpts>();
     auto* c = add_command(app, "umount", "Unmount a famfs mount and stop its famfs-fused",
-                          [=] { return run_umount(*mpt, *lazy, *verbose); });
-    c->add_option("mountpoint", *mpt, "famfs mount point")->required();
-    c->add_flag("-l,--lazy", *lazy, "Detach now even if busy");
-    c->add_flag("-v,--verbose", *verbose, "Say what was unmounted");
+                          [o] { return run_umount(*o); });
+    c->add_option("mountpoint", o->mpt, "famfs mount point")->required();
+    c->add_flag("-l,--lazy", o->lazy, "Detach now even if busy");
+    c->add_flag("-v,--verbose", o->verbose, "Say what was unmounted");
   }
   {
-    auto mpt = std::make_shared<std::string>();
-    auto dry = std::make_shared<bool>(false);
-    auto verbose = std::make_shared<bool>(false);
-    auto client = std::make_shared<bool>(false);
-    auto shadow = std::make_shared<std::string>();
-    auto dummy = std::make_shared<bool>(false);
-    auto* c = add_command(app, "logplay", "Replay the log into a mount now and report",
-                          [=] { return run_logplay(*mpt, *dry, *verbose, *client); });
-    c->add_option("mountpoint", *mpt, "famfs mount point")->required();
-    c->add_flag("-n,--dryrun", *dry, "Count what a replay would add; change nothing");
-    c->add_flag("-v,--verbose", *verbose, "More detail");
-    c->add_flag("-c,--client", *client, "Play as a client (dry run only; a mount keeps its role)");
-    c->add_flag("-m,--mmap,-M,-r,--read,-s,--shadowtest", *dummy, "Ignored (upstream compatibility)");
-    c->add_option("--shadow", *shadow, "Ignored (no shadow tree)");
+    auto o = std::make_shared<LogplayOpts>();
+    auto* c = add_command(app, "logplay",
+                          "Replay the log into a mount now and report (or, with --shadow, write "
+                          "upstream's shadow YAML tree)",
+                          [o] { return run_logplay(*o); });
+    c->add_option("mountpoint", o->mpt,
+                  "famfs mount point, or any path in it (not needed with --daxdev)");
+    c->add_flag("-n,--dryrun", o->dry, "Count what a replay would add; change nothing");
+    c->add_flag("-v,--verbose", o->verbose, "More detail");
+    c->add_flag("-c,--client", o->client,
+                "Play as a client (dry run and --shadow only; a mount keeps its role)");
+    c->add_flag("-m,--mmap", o->mmap, "Read the log through a mapping (the default)");
+    c->add_flag("-r,--read", o->read, "Upstream: read the log with read(); accepted, no effect "
+                                       "(excludes -m)");
+    c->add_option("-S,--shadow", o->shadow,
+                  "Write upstream's shadow tree (per-file YAML under DIR/root) instead");
+    c->add_option("-d,--daxdev", o->daxdev,
+                  "With --shadow: read the log from this device instead of a mount");
+    c->add_flag("-s,--shadowtest", o->shadowtest,
+                "With --shadow: check existing shadow files against the log (else no effect)");
+    c->add_flag("-M,--set-daxmode", o->set_daxmode,
+                "With --daxdev: reconfigure a device in system-ram mode to devdax first");
   }
 }
 

@@ -119,6 +119,33 @@ void print_buckets(std::FILE* out, const FsckReport& r, std::span<const std::byt
   }
 }
 
+// A file has at most one interleaved extent (upstream's FAMFS_MAX_INTERLEAVED_EXTENTS).
+constexpr int kMaxInterleavedExtents = 1;
+
+// Upstream's "Verbose:" block (fsck -v); scripts read its log_len line.
+void print_verbose_block(std::FILE* out, const FsckReport& r) {
+  auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  const uint64_t last_index = r.geometry.slots() ? r.geometry.slots() - 1 : 0;
+  std::fprintf(out, "\nVerbose:\n");
+  std::fprintf(out, "  log_offset:        %llu\n", u(r.sb.ts_log_offset));
+  std::fprintf(out, "  log_len:           %llu\n", u(r.sb.ts_log_len));
+  std::fprintf(out, "  log_entry components:\n");
+  std::fprintf(out, "      sizeof(log header) %zu\n", sizeof(omf::LogHeader));
+  std::fprintf(out, "      sizeof(log_entry)  %zu\n", sizeof(omf::LogEntry));
+  std::fprintf(out, "          sizeof(mkdir)     %zu\n", sizeof(omf::MkdirMeta));
+  std::fprintf(out, "          sizeof(file_meta) %zu\n", sizeof(omf::FileMeta));
+  std::fprintf(out, "              sizeof(fmap)    %zu\n", sizeof(omf::LogFmap));
+  std::fprintf(out, "                  sizeof(interleaved_ext[%d]): %zu\n", kMaxInterleavedExtents,
+               sizeof(omf::InterleavedExtent));
+  std::fprintf(out, "                  sizeof(famfs_simple_ext[%zu]): %zu\n", omf::kMaxExtents,
+               sizeof(omf::SimpleExtent));
+  std::fprintf(out, "  last_log_index:    %llu\n", u(last_index));
+  std::fprintf(out, "  usable log size:   %llu\n",
+               u(omf::kLogHeaderSize + omf::kLogEntrySize * last_index));
+  std::fprintf(out, "  sizeof(struct famfs_log_file_meta): %zu\n", sizeof(omf::FileMeta));
+  std::fprintf(out, "  cache flush instruction: %s\n", dax::flush_instruction_name());
+}
+
 } // namespace
 
 uint64_t fsck_allocated_bytes(const FsckReport& r) {
@@ -151,18 +178,6 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
       std::fprintf(out, "  version:           %llu (%s)\n",
                    static_cast<unsigned long long>(sb.ts_version), sb_status_text(r.sb_status));
   }
-  if (o.verbose) {
-    std::fprintf(out, "  sizeof(struct famfs_log):            %zu\n", sizeof(omf::LogHeader));
-    std::fprintf(out, "  sizeof(struct famfs_log_entry):      %zu\n", sizeof(omf::LogEntry));
-    std::fprintf(out, "  sizeof(struct famfs_log_mkdir):      %zu\n", sizeof(omf::MkdirMeta));
-    std::fprintf(out, "  sizeof(struct famfs_log_file_meta):  %zu\n", sizeof(omf::FileMeta));
-    std::fprintf(out, "  sizeof(struct famfs_log_fmap):       %zu\n", sizeof(omf::LogFmap));
-    std::fprintf(out, "  sizeof(struct famfs_interleaved_ext): %zu\n",
-                 sizeof(omf::InterleavedExtent));
-    std::fprintf(out, "  sizeof(struct famfs_simple_extent):  %zu\n", sizeof(omf::SimpleExtent));
-    std::fprintf(out, "  cache flush instruction:             %s\n", dax::flush_instruction_name());
-  }
-
   if (sb_usable(r.sb_status) && r.log_status) {
     std::fprintf(out, "\nLog stats:\n");
     if (*r.log_status != LogHeaderStatus::Ok)
@@ -209,6 +224,7 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
       if (o.nbuckets) print_buckets(out, r, device_bytes, o.nbuckets, o.human);
     }
   }
+  if (o.verbose && sb_usable(r.sb_status)) print_verbose_block(out, r);
 
   if (!o.problems) return;
   if (r.problems.empty()) {

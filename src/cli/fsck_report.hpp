@@ -16,7 +16,7 @@ namespace famfs::cli {
 struct FsckPrintOptions {
   std::string device;        // path of what was checked (device or image)
   bool human = false;        // sizes as "%0.2fG" instead of bytes
-  bool verbose = false;      // add the on-media struct sizes
+  bool verbose = false;      // add upstream's "Verbose:" block (log_len, struct sizes)
   uint32_t nbuckets = 0;     // -B n: per-bucket free-space figures (needs `device_bytes`)
   bool problems = true;      // print the problem list after upstream's sections
 };

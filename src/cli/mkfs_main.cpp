@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/app_common.hpp"
 #include "cli/fsck_report.hpp"
 #include "cli/util.hpp"
 #include "dax/cache.hpp"
@@ -27,7 +28,7 @@ namespace {
 
 constexpr const char* kProg = "mkfs.famfs";
 constexpr int kExitFail = 2;
-constexpr int kExitUsage = 1;
+constexpr int kExitUsage = famfs::cli::kExitUsage; // also: no device, not root
 
 struct Options {
   std::string device;
@@ -193,7 +194,8 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"mkfs.famfs: make a famfs file system on a device-dax device or an image file"};
+  CLI::App app{"mkfs.famfs: make a famfs file system on a device-dax device or an image file",
+               kProg};
   app.set_help_flag("-h,-?,--help", "Print this help and exit");
   app.add_flag("-f,--force", o.force, "Overwrite an existing famfs file system (destroys all files)");
   app.add_flag("-k,--kill", o.kill, "With --force: zero the superblock magic only, then stop");
@@ -207,19 +209,17 @@ int main(int argc, char** argv) {
   app.add_option("--system-uuid-file", o.uuid_file,
                  "Host identity file (default $FAMFS_SYSTEM_UUID_FILE or /opt/famfs/system_uuid)");
   app.add_option("device", o.device, "Device (/dev/daxX.Y) or image file (>= 4 GiB)");
+  famfs::cli::add_version_flag(app, kProg);
+  famfs::cli::name_value_types(app);
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e); // --help, --version
+    return famfs::cli::usage_error(kProg, e.what());
   }
   if (o.device.empty()) {
-    famfs::cli::print_error(kProg, "no device given; usage: mkfs.famfs [options] DEVICE "
-                                   "(run 'mkfs.famfs --help' for the options)");
-    return kExitUsage;
+    return famfs::cli::usage_error(kProg, "no device given (usage: mkfs.famfs [options] DEVICE)");
   }
   try {
     return run(o);

@@ -1,5 +1,8 @@
 #include "cli/util.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <limits>
 
@@ -65,6 +68,45 @@ void print_error(std::string_view prog, std::string_view message) {
 void print_warning(std::string_view prog, std::string_view message) {
   std::fprintf(stderr, "%.*s: warning: %.*s\n", int(prog.size()), prog.data(),
                int(message.size()), message.data());
+}
+
+namespace {
+bool has_option(std::string_view options, std::string_view name) {
+  size_t pos = 0;
+  while (pos <= options.size()) {
+    size_t comma = options.find(',', pos);
+    if (comma == std::string_view::npos) comma = options.size();
+    if (options.substr(pos, comma - pos) == name) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+} // namespace
+
+std::optional<uint32_t> fuse_mount_user(std::string_view options) {
+  constexpr std::string_view key = "user_id=";
+  size_t pos = options.find(key);
+  if (pos == std::string_view::npos || (pos > 0 && options[pos - 1] != ',')) return std::nullopt;
+  uint64_t v = 0;
+  size_t i = pos + key.size();
+  if (i >= options.size() || options[i] < '0' || options[i] > '9') return std::nullopt;
+  for (; i < options.size() && options[i] >= '0' && options[i] <= '9'; ++i) {
+    v = v * 10 + uint64_t(options[i] - '0');
+    if (v > std::numeric_limits<uint32_t>::max()) return std::nullopt;
+  }
+  return uint32_t(v);
+}
+
+std::optional<std::string> fuse_access_denied(std::string_view mpt, std::string_view options,
+                                              int err) {
+  if ((err != EACCES && err != EPERM) || ::geteuid() == 0 || has_option(options, "allow_other"))
+    return std::nullopt;
+  const auto owner = fuse_mount_user(options);
+  if (owner && *owner == ::getuid()) return std::nullopt;
+  return std::string(mpt) + " was mounted without allow_other, so only root" +
+         (owner && *owner != 0 ? " and its mounting user (uid " + std::to_string(*owner) + ")"
+                               : std::string()) +
+         " can use it; run this as root, or mount it with 'famfs mount --allow-other'";
 }
 
 std::string json_escape(std::string_view s) {

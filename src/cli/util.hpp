@@ -22,6 +22,15 @@ std::optional<uint32_t> parse_mode(std::string_view s, std::string* why = nullpt
 void print_error(std::string_view prog, std::string_view message);
 void print_warning(std::string_view prog, std::string_view message); // "<prog>: warning: ..."
 
+// The uid a FUSE mount records as its mounting user ("user_id=N" in its /proc/mounts options).
+std::optional<uint32_t> fuse_mount_user(std::string_view mount_options);
+
+// Why the calling user cannot use the FUSE mount at `mpt` after an access failure `err`, when
+// the cause is a mount without allow_other (only root and the mounting user get in); nullopt
+// when that is not the cause.
+std::optional<std::string> fuse_access_denied(std::string_view mpt, std::string_view mount_options,
+                                              int err);
+
 // 4294967296 -> "4.00 GiB" (master/text.hpp).
 using famfs::master::human_bytes;
 

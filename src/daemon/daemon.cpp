@@ -143,8 +143,7 @@ void Daemon::prepare() {
   sb_ = read_superblock(map_.cbytes());
   SbStatus s = check_superblock(sb_);
   if (!sb_usable(s))
-    throw Error(EINVAL, opt_.device + ": no valid famfs superblock (" + sb_status_text(s) +
-                            "); run mkfs.famfs on it first");
+    throw Error(EINVAL, opt_.device + ": " + sb_status_text(s) + "; run mkfs.famfs on it first");
   if (s == SbStatus::ValidOldVersion)
     spdlog::warn("{}: superblock version 47 (previous release): mounting anyway", opt_.device);
   geo_ = geometry_of(sb_, map_.cbytes());
@@ -254,9 +253,11 @@ Daemon::Refresh Daemon::refresh(bool forced) {
       damage_ = r.damage;
       if (logged_damage_index_ != r.damage->index) {
         logged_damage_index_ = r.damage->index;
-        spdlog::error("LOG DAMAGED at entry {}: {}; serving the {} entries before it, nothing "
-                      "after it is visible until it is repaired (run famfs fsck)",
-                      r.damage->index, r.damage->what, r.damage->index);
+        spdlog::error("LOG DAMAGED at entry {}: {}; serving the {} before it, nothing after it "
+                      "is visible ('famfs fsck' reports the damage; it cannot repair a log)",
+                      r.damage->index, r.damage->what,
+                      r.damage->index == 1 ? std::string("1 entry")
+                                           : std::to_string(r.damage->index) + " entries");
       }
     } else if (!replayer_->damaged()) {
       if (damage_) spdlog::warn("log entry {} is valid now; replay continued", damage_->index);

@@ -19,6 +19,7 @@
 #include "daemon/daemon.hpp"
 #include "meta/error.hpp"
 #include "proto/daemon_defaults.h"
+#include "proto/version.hpp"
 
 namespace famfs::daemon {
 
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "usage: famfs-fused [-f] [-d] [-o OPTIONS] DEVICE MOUNTPOINT\n"
     "  -f                        stay in the foreground (log to stderr)\n"
     "  -d                        debug: log every FUSE request\n"
+    "  --version                 print the version and exit\n"
     "  -o system_uuid_file=PATH  host identity file (also $FAMFS_SYSTEM_UUID_FILE)\n"
     "  -o refresh_ms=N           log poll interval in ms (default " DEFAULT(FAMFS_DEFAULT_REFRESH_MS) ")\n"
     "  -o timeout=SECONDS        entry/attribute cache timeout (default " DEFAULT(FAMFS_DEFAULT_TIMEOUT_S) ")\n"
@@ -132,6 +134,10 @@ std::optional<Options> parse_args(int argc, char** argv, int* exit_code) {
       o.debug = true;
     } else if (a == "-s") {
       // single-threaded in upstream famfs_fused: accepted, we stay multithreaded
+    } else if (a == "--version") {
+      std::printf("%s\n", famfs::version_text("famfs-fused").c_str());
+      *exit_code = 0;
+      return std::nullopt;
     } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       *exit_code = 0;

@@ -7,6 +7,9 @@ at the end of the session even when tests fail (fixtures also clean up after eac
 Environment
   FAMFS_BUILD_DIR   build directory (default /work/main/build)
   FAMFS_SOURCE_DIR  source tree (default: two levels above this file)
+  FAMFS_CLI_BUILD_DIR  build directory of the famfs and mkfs.famfs binaries (default
+                    FAMFS_BUILD_DIR); scripts/test.sh points it at the ASan+UBSan build, and
+                    then any sanitizer report on a command's stderr fails the command
 
 Paths
   BUILD_DIR, SOURCE_DIR
@@ -31,7 +34,7 @@ Hosts (simulated hosts sharing one machine: each has its own identity file)
                                      mpt is None); the daemon log goes to h.logs[mpt].
                                      With check=False a failed mount returns the
                                      CompletedProcess instead (stderr has the reason).
-                                     e.g. h.mount(img, None, "-r", "--refresh-ms", "60000")
+                                     e.g. h.mount(img, None, "--read-only", "--refresh-ms", "60000")
   h.umount(mpt, check=True)          famfs umount mpt (then waits for the daemon to exit)
   h.daemon_log(mpt) -> str           the daemon's log text for that mount
 
@@ -74,6 +77,8 @@ import uuid as uuidlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("FAMFS_SOURCE_DIR", os.path.abspath(os.path.join(HERE, "..", "..")))
 BUILD_DIR = os.environ.get("FAMFS_BUILD_DIR", "/work/main/build")
+CLI_BUILD_DIR = os.environ.get("FAMFS_CLI_BUILD_DIR") or BUILD_DIR
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 FIXTURES_DIR = os.environ.get(
     "FAMFS_FIXTURES_DIR", os.path.abspath(os.path.join(SOURCE_DIR, "..", "shared", "fixtures")))
 
@@ -86,20 +91,21 @@ _images = []      # image files
 _dirs = []        # temp dirs (mount points, identity dirs, extracted fixtures)
 
 
-def _bin(*names):
+def _bin(*names, build=None):
+    build = build or BUILD_DIR
     for n in names:
-        p = os.path.join(BUILD_DIR, n)
+        p = os.path.join(build, n)
         if os.path.exists(p):
             return p
-    return os.path.join(BUILD_DIR, names[0])
+    return os.path.join(build, names[0])
 
 
 def famfs_bin():
-    return _bin("src/cli/famfs")
+    return _bin("src/cli/famfs", build=CLI_BUILD_DIR)
 
 
 def mkfs_bin():
-    return _bin("src/cli/mkfs.famfs", "src/mkfs/mkfs.famfs")
+    return _bin("src/cli/mkfs.famfs", "src/mkfs/mkfs.famfs", build=CLI_BUILD_DIR)
 
 
 def fused_bin():
@@ -120,6 +126,8 @@ def _run(argv, env=None, check=True, timeout=120, input=None, cwd=None):
     argv = [str(a) for a in argv]
     p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
                        input=input, cwd=cwd)
+    if any(s in p.stderr for s in SANITIZER_REPORTS):
+        raise CommandFailed(p.returncode, argv, p.stdout, "sanitizer report:\n" + p.stderr)
     if check and p.returncode != 0:
         raise CommandFailed(p.returncode, argv, p.stdout, p.stderr)
     return p

@@ -248,8 +248,11 @@ def test_fsck_inconsistent_log_counters(populated, master_host):
 def test_fsck_verbose_and_buckets(populated, master_host):
     p = fsck(master_host, populated, "-v", "-B", "4")
     assert p.returncode == 0
-    for n in ("48", "544", "92", "520", "416", "400", "24"):
-        assert re.search(r"sizeof\(struct famfs_\w+\):\s+%s\n" % n, p.stdout), n
+    # upstream's "Verbose:" block
+    for name, n in (("log header", 48), ("log_entry", 544), ("mkdir", 92), ("file_meta", 520),
+                    ("fmap", 416), ("interleaved_ext[1]", 400), ("famfs_simple_ext[16]", 24),
+                    ("struct famfs_log_file_meta", 520)):
+        assert re.search(r"sizeof\(%s\):?\s+%d\n" % (re.escape(name), n), p.stdout), name
     assert "Stripe bucket info" in p.stdout
     assert len(re.findall(r"bucket +\d+:", p.stdout)) == 4
     p = fsck(master_host, populated, "-B", "0")

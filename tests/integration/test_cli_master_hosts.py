@@ -160,7 +160,7 @@ def test_read_only_mount_refuses_master_commands(image):
     h = fh.Host("master-ro")
     try:
         h.mkfs(image)
-        m = h.mount(image, None, "-r")
+        m = h.mount(image, None, "--read-only")
         n = next_index(image)
         p = h.famfs("creat", "-s", "1m", os.path.join(m, "x"), check=False)
         assert p.returncode == 1 and "read-only" in p.stderr

@@ -144,8 +144,8 @@ def test_famfs_page_has_every_subcommand_and_flag():
             missing.append("section 'famfs %s'" % sub)
             continue
         for f in help_flags(famfs_sub_help(sub)):
-            # Every command's -? / --help is described once, under GLOBAL OPTIONS.
-            where = secs.get("GLOBAL OPTIONS", "") if f in ("-?", "--help") else body
+            # Every command's -h / -? / --help is described once, under GLOBAL OPTIONS.
+            where = secs.get("GLOBAL OPTIONS", "") if f in ("-h", "-?", "--help") else body
             if not word_in(f, where):
                 missing.append("famfs %s %s" % (sub, f))
     assert not missing, "famfs(8) lacks: " + ", ".join(missing)
@@ -205,7 +205,7 @@ def test_mount_helper_page_matches_famfs_mount():
     assert {"ro", "rw", "refresh_ms", "system_uuid_file", "allow_other", "timeout"} <= set(opts)
     for o in opts:
         assert word_in(o, text), o
-    emitted = set(re.findall(r'set -- "\$@" (--?[\w-]+)', src)) | {"-r"}
+    emitted = set(re.findall(r'set -- "\$@" (--?[\w-]+)', src)) | {"--read-only"}
     famfs_help()
     mount_flags = help_flags(famfs_sub_help("mount"))
     assert emitted <= mount_flags, emitted - mount_flags
@@ -258,7 +258,7 @@ def test_famfs_completion_arguments(tmp_path):
     p = str(tmp_path) + "/"
     got = complete("famfs", ["mount", p], script)
     assert p + "file.img" in got and p + "dir" in got
-    got = complete("famfs", ["mount", "-r", p + "file.img", p], script)
+    got = complete("famfs", ["mount", "--read-only", p + "file.img", p], script)
     assert got == [p + "dir"]          # the mount point: directories only
     got = complete("famfs", ["mkdir", p], script)
     assert got == [p + "dir"]

@@ -38,7 +38,7 @@ def _helper(tmp_path, *args, rc=0):
 @pytest.mark.parametrize("opts,flags", [
     ("defaults", []),
     ("rw", []),
-    ("ro", ["-r"]),
+    ("ro", ["--read-only"]),
     ("refresh_ms=5", ["--refresh-ms", "5"]),
     ("system_uuid_file=/tmp/x y", ["--system-uuid-file", "/tmp/x y"]),
     ("allow_other", ["--allow-other"]),
@@ -48,7 +48,7 @@ def _helper(tmp_path, *args, rc=0):
     ("ro,rw", []),
     ("cache=never,log_file=/tmp/l,threads=4,nodirect,debug",
      ["--cache", "never", "--log-file", "/tmp/l", "--threads", "4", "--nodirect", "--debug"]),
-    ("rw,ro,refresh_ms=10,allow_other", ["--refresh-ms", "10", "--allow-other", "-r"]),
+    ("rw,ro,refresh_ms=10,allow_other", ["--refresh-ms", "10", "--allow-other", "--read-only"]),
 ])
 def test_options_translate(tmp_path, opts, flags):
     p, argv = _helper(tmp_path, "/dev/dax0.0", "/mnt/famfs", "-o", opts)
@@ -61,7 +61,7 @@ def test_mount_style_arguments(tmp_path):
     p, argv = _helper(tmp_path, "/dev/dax0.0", "/mnt/famfs", "-n", "-v", "-orefresh_ms=7",
                       "-t", "fuse.famfs", "-r")
     assert p.returncode == 0, p.stderr
-    assert argv == ["mount", "--refresh-ms", "7", "-r", "/dev/dax0.0", "/mnt/famfs"]
+    assert argv == ["mount", "--refresh-ms", "7", "--read-only", "/dev/dax0.0", "/mnt/famfs"]
     assert "famfs mount" in p.stderr      # -v prints the command
 
 
@@ -69,13 +69,13 @@ def test_unknown_option_fails_unless_sloppy(tmp_path):
     p, argv = _helper(tmp_path, "/dev/dax0.0", "/mnt/famfs", "-o", "bogus=1")
     assert p.returncode == 1 and argv is None and "bogus" in p.stderr
     p, argv = _helper(tmp_path, "/dev/dax0.0", "/mnt/famfs", "-s", "-o", "bogus=1,ro")
-    assert p.returncode == 0 and argv == ["mount", "-r", "/dev/dax0.0", "/mnt/famfs"]
+    assert p.returncode == 0 and argv == ["mount", "--read-only", "/dev/dax0.0", "/mnt/famfs"]
     assert "ignoring" in p.stderr
 
 
 def test_fake_and_usage_and_failure(tmp_path):
     p, argv = _helper(tmp_path, "/dev/dax0.0", "/mnt/famfs", "-f", "-o", "ro")
-    assert p.returncode == 0 and argv is None and "-r /dev/dax0.0 /mnt/famfs" in p.stderr
+    assert p.returncode == 0 and argv is None and "--read-only /dev/dax0.0 /mnt/famfs" in p.stderr
     p, argv = _helper(tmp_path, "/dev/dax0.0")
     assert p.returncode == 1 and argv is None and "usage" in p.stderr
     # A famfs mount failure is mount(8)'s "mount failure", 32.

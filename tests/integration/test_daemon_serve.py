@@ -329,7 +329,7 @@ def test_read_only_mount(image):
     h.mkfs(image)
     fh.append(image, "file", "f", "--size", 4096, "--seed", 2)
     try:
-        mpt = h.mount(image, None, "-r")
+        mpt = h.mount(image, None, "--read-only")
         assert "ro" in fh.mount_entry(mpt)["options"].split(",")
         assert fh.status(mpt)["read_only"] is True
         with open(os.path.join(mpt, "f"), "rb") as f:

@@ -182,11 +182,11 @@ def test_readonly_file_cannot_be_mapped_writable(master, client, probes):
 
 
 def test_readonly_mount(master, probes):
-    """A read-only mount (famfs mount -r) maps read-only: a writable mapping is EROFS."""
+    """A read-only mount (famfs mount --read-only) maps read-only: a writable mapping is EROFS."""
     path = create_file(master, "rom.dat", 4 * MiB, seed=6)
     h = fh.Host("ro")
     try:
-        mpt = h.mount(master.image, None, "-r")
+        mpt = h.mount(master.image, None, "--read-only")
         p = os.path.join(mpt, "rom.dat")
         fh.wait_for(lambda: os.path.exists(p), 5)
         L = probes("lib")
