@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/device_guard.hpp"
 #include "dax/cache.hpp"
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
@@ -32,6 +33,8 @@ namespace {
 constexpr uint64_t kSyntheticInodes = 8;
 // One line of libfuse's log.
 constexpr std::size_t kFuseLogLine = 1024;
+// Room for another mount's user.famfs.system_uuid (36 characters).
+constexpr std::size_t kUuidXattrMax = 64;
 
 void check_mountpoint(const std::string& mpt) {
   struct stat st {};
@@ -90,6 +93,8 @@ void Daemon::map_device() {
   dev_.emplace(dax::Device::open(opt_.device, !opt_.read_only));
   map_ = dax::Mapping::map(*dev_, !opt_.read_only);
   base_ = map_.data();
+  live_size_ = map_.size();
+  DeviceGuard::install(base_, map_.size());
   if (map_.size() < omf::kSuperblockRegion + omf::kMinLogLen)
     throw Error(EINVAL, opt_.device + ": too small to hold a famfs file system (" +
                             std::to_string(map_.size()) + " bytes)");
@@ -100,7 +105,8 @@ void Daemon::map_device() {
     throw Error(EINVAL, opt_.device + ": no valid famfs superblock (" + sb_status_text(s) +
                             "); run mkfs.famfs on it first");
   if (s == SbStatus::ValidOldVersion)
-    spdlog::warn("{}: superblock version 47 (previous release): mounting anyway", opt_.device);
+    spdlog::warn("{}: superblock version {} (previous release): mounting anyway", opt_.device,
+                 omf::kVersionPrevious);
   geo_ = geometry_of(sb_, map_.cbytes());
   dax::invalidate_range(base_ + omf::kLogOffset, omf::kLogHeaderSize);
   const omf::LogHeader h = read_log_header(map_.cbytes());
@@ -139,7 +145,7 @@ void Daemon::take_identity() {
 void Daemon::refuse_same_host_mount() {
   for (const auto& m : dax::famfs_mounts()) {
     if (m.device != opt_.device) continue;
-    char buf[64];
+    char buf[kUuidXattrMax];
     ssize_t n = ::getxattr(m.mountpoint.c_str(), FAMFS_XATTR_SYSTEM_UUID, buf, sizeof buf);
     if (n < 0) {
       spdlog::warn("{} is also listed at {} but that mount does not answer ({}); ignoring it",

@@ -133,6 +133,8 @@ class Daemon {
   void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
   void note_damage(const ReplayReport& r);
   void recheck_applied();
+  void check_device();                           // poller: did the device shrink?
+  bool log_gone() const { return live_size_.load() < geo_.data_start(); }
   std::optional<ReplayIssue> current_damage();   // replay damage, else a changed entry
   void poller_main();
   void update_space();                           // caller holds replay_mu_
@@ -164,6 +166,11 @@ class Daemon {
   mutable std::shared_mutex table_mu_;   // guards ns_ (the poller writes, handlers read)
   std::mutex replay_mu_;                 // serialises replayer_
   std::unique_ptr<LookupCounts> lookups_;
+  std::atomic<uint64_t> played_{0};      // replayer_->played(), for readers without replay_mu_
+  // Bytes of the mapping still backed by the device: the smallest size seen since the mount
+  // (a shrunk device stays shrunk for this mount). Reads and writes past it get EIO.
+  std::atomic<uint64_t> live_size_{0};
+  uint64_t logged_replaced_pages_ = 0;   // poller only
 
   // Status figures.
   std::atomic<uint64_t> capacity_{0}, free_{0}, allocated_{0}, collisions_{0};

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/clock.hpp"
+#include "daemon/device_guard.hpp"
 
 namespace famfs::daemon {
 
@@ -33,17 +34,47 @@ constexpr std::size_t kQuietReplayCreates = 64;
 constexpr int kPollerNice = -10;
 // Page-cache mode: read-ahead of the mount's bdi, in KiB (the request size).
 constexpr unsigned kReadaheadKb = kMaxIo >> 10;
+constexpr std::size_t kBdiPathMax = 96; // "/sys/class/bdi/MAJ:MIN/read_ahead_kb"
 // Applied entries re-read per poll to notice one rewritten in shared memory (at the default
 // 5 ms poll: 1,600 entries a second, 100,000 entries in about a minute; ~1 us each).
 constexpr uint64_t kRecheckPerPoll = 8;
 
 } // namespace
 
-uint64_t Daemon::entries_used() const { return replayer_->log_next_index(); }
+// The header's count, or what was applied when the log is no longer backed by the device.
+uint64_t Daemon::entries_used() const {
+  return log_gone() ? played_.load() : replayer_->log_next_index();
+}
+
+// Issue 8 defect 5: the device (an image file) shrinking under the mount. From the poll that
+// sees it, nothing past the new end is touched again (EIO); an access racing with the
+// truncation lands on a zero page (DeviceGuard) and is logged here.
+void Daemon::check_device() {
+  if (const uint64_t n = DeviceGuard::pages_replaced(); n != logged_replaced_pages_) {
+    spdlog::error("DEVICE SHRANK: {} page(s) of the mapping of {} were gone when accessed "
+                  "(SIGBUS caught; those reads saw zeros)", n - logged_replaced_pages_,
+                  opt_.device);
+    logged_replaced_pages_ = n;
+  }
+  if (dev_->info().kind != dax::DeviceKind::ImageFile) return;
+  struct stat st {};
+  if (::fstat(dev_->fd(), &st) != 0) return;
+  const uint64_t now = uint64_t(st.st_size);
+  if (now >= live_size_.load()) return;
+  live_size_ = now;
+  spdlog::error("DEVICE SHRANK: {} is now {} bytes, {} were mapped at mount: reads and writes "
+                "past the end fail with EIO{}; restore the device and remount (famfs umount "
+                "{}, then famfs mount)",
+                opt_.device, now, map_.size(),
+                log_gone() ? ", and the log is gone: replay stopped, serving what was applied"
+                           : "",
+                opt_.mountpoint);
+}
 
 Daemon::Refresh Daemon::refresh(bool forced) {
   std::lock_guard rl(replay_mu_);
   Refresh out;
+  if (log_gone()) return out; // never touch what the device no longer backs
   const uint64_t next = replayer_->log_next_index();
   const int64_t t0 = mono_ms();
   // A damaged log is looked at on every poll: the damaged slot may have become valid, or the
@@ -65,6 +96,7 @@ Daemon::Refresh Daemon::refresh(bool forced) {
     out.report = replayer_->play(*ns_);
     note_created(out.report);
   }
+  played_ = replayer_->played();
   out.ran = true;
   last_replay_ms_ = unix_ms();
   const ReplayReport& r = out.report;
@@ -121,6 +153,7 @@ void Daemon::recheck_applied() {
   std::optional<ReplayIssue> changed;
   {
     std::lock_guard rl(replay_mu_);
+    if (log_gone()) return;
     changed = replayer_->recheck_applied(kRecheckPerPoll);
   }
   std::lock_guard sl(status_mu_);
@@ -167,6 +200,7 @@ void Daemon::poller_main() {
     if (stop_) break;
     send();
     try {
+      check_device();
       refresh(false);
       recheck_applied();
     } catch (const std::exception& e) {
@@ -182,7 +216,7 @@ void Daemon::tune_readahead() {
   if (use_direct_io_) return;
   struct stat st {};
   if (::stat(opt_.mountpoint.c_str(), &st) != 0) return;
-  char path[96];
+  char path[kBdiPathMax];
   std::snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
                 minor(st.st_dev));
   if (FILE* f = std::fopen(path, "w")) {

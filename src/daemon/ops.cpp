@@ -227,8 +227,8 @@ void Daemon::flush_dirty(OpenFile& of) {
   if (lo >= hi) return;
   for (uint64_t off = lo; off < hi;) {
     auto r = of.fmap.resolve(off);
-    if (!r) break;
-    const uint64_t l = std::min(r->len, hi - off);
+    if (!r || r->dev_offset >= live_size_.load()) break; // a shrunk device: nothing to flush
+    const uint64_t l = std::min({r->len, hi - off, live_size_.load() - r->dev_offset});
     dax::flush_range(base_ + r->dev_offset, l);
     off += l;
   }
@@ -257,7 +257,7 @@ void Daemon::op_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
   if (o >= of->size || size == 0) return (void)fuse_reply_buf(req, nullptr, 0);
   const uint64_t n = std::min<uint64_t>(size, of->size - o);
   auto r = of->fmap.resolve(o);
-  if (!r || r->dev_offset + std::min(r->len, n) > map_.size())
+  if (!r || r->dev_offset + std::min(r->len, n) > live_size_.load())
     return (void)fuse_reply_err(req, EIO);
   if (r->len >= n)
     return (void)fuse_reply_buf(req, reinterpret_cast<const char*>(base_ + r->dev_offset), n);
@@ -268,7 +268,7 @@ void Daemon::op_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
     auto rr = of->fmap.resolve(o + done);
     if (!rr) break;
     const uint64_t l = std::min(rr->len, n - done);
-    if (rr->dev_offset + l > map_.size()) break;
+    if (rr->dev_offset + l > live_size_.load()) break;
     iov[cnt].iov_base = base_ + rr->dev_offset;
     iov[cnt].iov_len = l;
     ++cnt;
@@ -294,7 +294,7 @@ void Daemon::op_write(fuse_req_t req, const char* buf, size_t size, off_t off,
     auto r = of->fmap.resolve(o + done);
     if (!r) break;
     const uint64_t l = std::min(r->len, n - done);
-    if (r->dev_offset + l > map_.size()) break;
+    if (r->dev_offset + l > live_size_.load()) break;
     if (stream)
       dax::stream_store(base_ + r->dev_offset, buf + done, l);
     else

@@ -127,3 +127,30 @@ def test_meta_files_are_readable_by_root_only(image):
     finally:
         for mp in list(h.mounts):
             fh.cleanup_mount(mp)
+
+
+def test_a_device_shrinking_under_the_mounts_kills_no_daemon(master, client):
+    """Defect 5: `truncate -s 1M IMG` while mounted killed every daemon with SIGBUS."""
+    import errno
+    image = master.image
+    fh.append(image, "file", "f", "--size", 4 * MiB, "--seed", 5)
+    for h in (master, client):
+        assert fh.wait_for(lambda: os.path.exists(os.path.join(h.mpt, "f")), timeout=5)
+        with open(os.path.join(h.mpt, "f"), "rb") as f:
+            assert f.read(4096) == fh.pattern(5, 4096)
+    pids = {h.mpt: fh.daemon_pids(h.mpt) for h in (master, client)}
+    os.truncate(image, 1 * MiB)
+    for h in (master, client):
+        assert fh.wait_for(lambda: "DEVICE SHRANK" in h.daemon_log(h.mpt), timeout=5), \
+            h.daemon_log(h.mpt)
+        st = fh.status(h.mpt)                      # still answers
+        assert st["entries_used"] >= 1
+        with open(os.path.join(h.mpt, "f"), "rb") as f:
+            try:
+                f.read(4096)
+                raise AssertionError("a read past the device end succeeded")
+            except OSError as e:
+                assert e.errno == errno.EIO
+        assert os.path.isfile(os.path.join(h.mpt, "f"))  # the tree is still served
+        fh.logplay(h.mpt)
+        assert fh.daemon_pids(h.mpt) == pids[h.mpt]       # the same daemons, alive
