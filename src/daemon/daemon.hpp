@@ -1,4 +1,13 @@
 // famfs-fused: the per-host FUSE daemon serving one famfs device (see docs/daemon.md).
+//
+// One class, its parts in files by concern:
+//   daemon.cpp        start-up checks and first replay, the FUSE session and its loop, fmap text
+//   ops.cpp           the FUSE operations (one member function per operation)
+//   ops_table.cpp     their trampolines and the fuse_lowlevel_ops table
+//   negotiate.cpp     INIT and the wire-level negotiation (custom I/O on /dev/fuse, wire.hpp)
+//   follow.cpp        following the log: the poller, refresh, invalidations, free space
+//   control.cpp       the status and logplay reports (control.hpp)
+//   lookup_counts.cpp, invalidations.cpp: the containers those use
 #pragma once
 
 #define FUSE_USE_VERSION 314
@@ -12,9 +21,13 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "daemon/control.hpp"
+#include "daemon/invalidations.hpp"
+#include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
 #include "dax/mapping.hpp"
 #include "meta/geometry.hpp"
@@ -22,6 +35,7 @@
 #include "meta/replay.hpp"
 #include "meta/superblock.hpp"
 #include "proto/daemon_defaults.h"
+#include "proto/unique_fd.hpp"
 
 namespace famfs::daemon {
 
@@ -46,6 +60,9 @@ struct Options {
 // (or help, with *exit_code 0).
 std::optional<Options> parse_args(int argc, char** argv, int* exit_code);
 
+// Largest read or write request (max_read / max_write), also the st_blksize served.
+inline constexpr uint64_t kMaxIo = uint64_t{1} << 20;
+
 // Per-open state of a regular file: an immutable copy of what the data path needs, so reads
 // and writes take no lock and allocate nothing.
 struct OpenFile {
@@ -56,6 +73,9 @@ struct OpenFile {
   std::atomic<uint64_t> dirty_lo{~0ULL}; // written range, flushed from CPU caches on fsync/release
   std::atomic<uint64_t> dirty_hi{0};
 };
+
+// The FUSE operations famfs-fused serves (ops_table.cpp); `userdata` of the session.
+struct fuse_lowlevel_ops operation_table();
 
 class Daemon {
  public:
@@ -68,7 +88,7 @@ class Daemon {
   // Mount, (daemonize), serve until unmounted or signalled. Returns the exit status.
   int run();
 
-  // ---- called by the FUSE operation trampolines --------------------------------------------
+  // ---- the FUSE operations (ops.cpp), called by the trampolines of ops_table.cpp ----------
   void op_init(struct fuse_conn_info* conn);
   void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void op_forget(fuse_ino_t ino, uint64_t nlookup);
@@ -84,30 +104,49 @@ class Daemon {
   void op_statfs(fuse_req_t req);
   void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
   void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  // An operation famfs does not do: change nothing, log one line, reply `err`.
   void refuse(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name, int err,
               const char* why);
 
-  // Raw I/O on /dev/fuse (fuse_session_custom_io), to see INIT and amend its reply.
+  // ---- raw I/O on /dev/fuse (negotiate.cpp; fuse_session_custom_io), to see INIT and amend
+  // its reply.
   ssize_t io_read(int fd, void* buf, size_t len);
   ssize_t io_writev(int fd, struct iovec* iov, int count);
 
  private:
+  // ---- daemon.cpp
+  void map_device();
+  void take_identity();
+  void refuse_same_host_mount();
+  void first_replay();
+  bool open_session();
+  void start_poller();
+  void mount_ready();                             // INIT answered: tell whoever started us
+  std::string fmap_text(const Inode& n) const;
+
+  // ---- follow.cpp
   struct Refresh {
     ReplayReport report;
     bool ran = false;
   };
   Refresh refresh(bool forced);
+  void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
+  void note_damage(const ReplayReport& r);
+  void recheck_applied();
+  void check_device();                           // poller: did the device shrink?
+  bool log_gone() const { return live_size_.load() < geo_.data_start(); }
+  std::optional<ReplayIssue> current_damage();   // replay damage, else a changed entry
   void poller_main();
-  void flush_invalidations();
-  void update_space();
+  void update_space();                           // caller holds replay_mu_
   void tune_readahead();
-  bool fill_stat(Ino ino, struct stat* st) const; // caller holds table_mu (shared)
-  std::string status_json();
-  std::string fmap_text(const Inode& n) const;
-  static std::string report_json(const ReplayReport& r, uint64_t entries, bool damaged,
-                                 std::optional<uint64_t> damage_index);
-  void add_lookup(Ino ino, uint64_t n);
+  uint64_t entries_used() const;
+
+  // ---- ops.cpp
+  bool fill_stat(Ino ino, struct stat* st) const; // caller holds table_mu_ (shared)
   void flush_dirty(OpenFile& of);
+  std::optional<std::string> xattr_value(std::string_view name) const;
+  std::string status_report();
+  std::string logplay_report(size_t caller_size);
 
   Options opt_;
   std::optional<dax::Device> dev_;
@@ -120,35 +159,32 @@ class Daemon {
   bool master_ = false;
   std::string fs_uuid_text_, system_uuid_text_;
   int64_t mount_time_ = 0;
+  proto::UniqueFd ready_fd_;             // -o ready_fd: one byte once the mount is ready
 
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<Replayer> replayer_;
-  mutable std::shared_mutex table_mu_; // guards ns_ (the poller writes, handlers read)
-  std::mutex replay_mu_;                // serialises replayer_
-  uint64_t max_inodes_ = 0;
-  std::unique_ptr<std::atomic<uint64_t>[], void (*)(void*)> nlookup_{nullptr, &std::free};
-  std::unique_ptr<std::atomic<uint32_t>[], void (*)(void*)> subdirs_{nullptr, &std::free};
+  mutable std::shared_mutex table_mu_;   // guards ns_ (the poller writes, handlers read)
+  std::mutex replay_mu_;                 // serialises replayer_
+  std::unique_ptr<LookupCounts> lookups_;
+  std::atomic<uint64_t> played_{0};      // replayer_->played(), for readers without replay_mu_
+  // Bytes of the mapping still backed by the device: the smallest size seen since the mount
+  // (a shrunk device stays shrunk for this mount). Reads and writes past it get EIO.
+  std::atomic<uint64_t> live_size_{0};
+  uint64_t logged_replaced_pages_ = 0;   // poller only
 
   // Status figures.
   std::atomic<uint64_t> capacity_{0}, free_{0}, allocated_{0}, collisions_{0};
   std::atomic<int64_t> last_replay_ms_{0}, replay_lag_ms_{-1};
-  int64_t last_quiet_poll_ms_ = 0;        // under replay_mu_
-  bool warned_shrink_ = false;            // under replay_mu_
+  int64_t last_quiet_poll_ms_ = 0;       // under replay_mu_
+  bool warned_shrink_ = false;           // under replay_mu_
   std::atomic<uint64_t> skipped_total_{0};
-  std::mutex status_mu_;                  // damage description and skipped list
-  std::optional<ReplayIssue> damage_;
+  std::mutex status_mu_;                 // damage_, changed_, logged_damage_index_
+  std::optional<ReplayIssue> damage_;    // where replay stopped
+  std::optional<ReplayIssue> changed_;   // an applied entry rewritten since
   uint64_t logged_damage_index_ = ~0ULL;
-  ReplayReport pending_acc_;
-  bool have_pending_ = false;
-  std::mutex logplay_mu_;
+  LogplayReports logplay_;
 
-  // Kernel cache invalidations, done by the poller outside handlers and table_mu_.
-  std::mutex inval_mu_;
-  std::vector<Ino> inval_inodes_;
-  std::vector<std::pair<Ino, std::string>> inval_entries_;
-  std::atomic<bool> inval_pending_{false};
-  // Notifications queued and not yet sent (status: tests wait for 0 before counting lookups).
-  std::atomic<uint64_t> inval_unsent_{0};
+  InvalidationQueue inval_;
   std::condition_variable wake_;
   std::mutex wake_mu_;
   std::atomic<bool> stop_{false};

@@ -12,6 +12,7 @@ inline constexpr uint32_t kOpInit = 26;                 // FUSE_INIT
 inline constexpr uint32_t kInitExt = 1u << 30;          // FUSE_INIT_EXT: flags2 is valid
 inline constexpr uint32_t kFlags2DirectIoAllowMmap = 1u << 4; // bit 36: FUSE_DIRECT_IO_ALLOW_MMAP
 inline constexpr uint32_t kMinorDirectIoAllowMmap = 39;  // protocol minor that introduced it
+inline constexpr std::size_t kInitInMinSize = 16;        // fuse_init_in before 7.36
 
 struct InHeader {          // struct fuse_in_header
   uint32_t len;
@@ -58,6 +59,7 @@ struct InitOut {           // struct fuse_init_out (7.36+)
 static_assert(sizeof(InHeader) == 40);
 static_assert(sizeof(OutHeader) == 16);
 static_assert(sizeof(InitIn) == 64);
+static_assert(offsetof(InitIn, flags2) == kInitInMinSize);
 static_assert(offsetof(InitIn, flags) == 12);
 static_assert(offsetof(InitIn, flags2) == 16);
 static_assert(sizeof(InitOut) == 64);

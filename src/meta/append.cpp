@@ -5,6 +5,7 @@
 // append instead of cached: it is tiny, and the device is the only truth.
 #include "meta/append.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -28,31 +29,34 @@ std::string log_full_message(uint64_t used, uint64_t slots) {
 
 } // namespace
 
-LogWriter::LogWriter(std::span<std::byte> device, const Geometry& g, CacheOps cache)
+LogWriter::LogWriter(std::span<std::byte> device, const Geometry& g, CacheOps cache,
+                     uint64_t checked_prefix)
     : device_(device), geo_(g), cache_(std::move(cache)) {
   if (device_.size() < omf::kLogOffset || geo_.log_len > device_.size() - omf::kLogOffset)
     throw Error(EINVAL, "the mapped device (" + std::to_string(device_.size()) +
                             " bytes) does not cover the log; cannot append");
   std::byte* const log = device_.data() + omf::kLogOffset;
-  // Another writer (an earlier master session) may have left lines we hold stale copies of.
-  cache_.invalidate(log, geo_.log_len);
-
+  // Another writer (an earlier master session) may have left lines we hold stale copies of:
+  // the header, then every slot not checked yet and the one the next append writes (its first
+  // line holds the tail of the last entry). Slots past that are only ever written.
+  cache_.invalidate(log, omf::kLogHeaderSize);
   const omf::LogHeader h = read_log_header(device_);
   const LogHeaderStatus hs = check_log_header(h, geo_.log_len);
   if (hs != LogHeaderStatus::Ok)
     throw Error(EUCLEAN, std::string("famfs log header is invalid (") +
                              log_header_status_text(hs) +
                              "); refusing to append. Run `famfs fsck` on the device");
+  const uint64_t from = std::min(checked_prefix, h.famfs_log_next_index);
+  const uint64_t upto = std::min(h.famfs_log_next_index + 1, geo_.slots());
+  if (from < upto)
+    cache_.invalidate(device_.data() + omf::log_slot_offset(from),
+                      (upto - from) * omf::kLogEntrySize);
 
   // Part A §5: never append after damage; the new entry would be unreachable by replay.
-  for (uint64_t i = 0; i < h.famfs_log_next_index; ++i) {
+  for (uint64_t i = from; i < h.famfs_log_next_index; ++i) {
     if (read_valid_entry(device_, i, cache_)) continue;
-    const omf::LogEntry e = read_log_entry(device_, i);
-    const std::string why = e.famfs_log_entry_seqnum != i
-                                ? "seqnum " + std::to_string(e.famfs_log_entry_seqnum) +
-                                      " in slot " + std::to_string(i)
-                                : std::string("CRC mismatch");
-    throw Error(EUCLEAN, "famfs log entry " + std::to_string(i) + " is damaged (" + why +
+    throw Error(EUCLEAN, "famfs log entry " + std::to_string(i) + " is damaged (" +
+                             log_slot_problem(device_, i) +
                              "); refusing to append to a damaged log. Run `famfs fsck` on "
                              "the device");
   }

@@ -15,7 +15,11 @@ class LogWriter {
  public:
   // Throws famfs::Error: EUCLEAN if the log header is invalid or any entry below next_index is
   // damaged (Part A §5: the master refuses to append to a damaged log).
-  LogWriter(std::span<std::byte> device, const Geometry& g, CacheOps cache);
+  // `checked_prefix`: slots [0, checked_prefix) were already validated by the caller's replay
+  // (Replayer::played() of an undamaged replay over this device): only the slots above it are
+  // read, so a writer that follows the log pays O(new entries), not O(log).
+  LogWriter(std::span<std::byte> device, const Geometry& g, CacheOps cache,
+            uint64_t checked_prefix = 0);
 
   uint64_t next_index() const;
   uint64_t free_slots() const;

@@ -20,17 +20,11 @@ namespace famfs {
 
 namespace {
 
-
-
-
-
-
 // Mask of bits [lo, hi) within one word, 0 <= lo < hi <= 64.
 uint64_t word_mask(unsigned lo, unsigned hi) {
   const uint64_t upper = hi == 64 ? kU64Max : ((uint64_t{1} << hi) - 1);
   return upper & ~((uint64_t{1} << lo) - 1);
 }
-
 
 } // namespace
 
@@ -108,65 +102,121 @@ std::optional<uint64_t> Bitmap::find_clear_run(uint64_t from, uint64_t limit,
   return std::nullopt;
 }
 
+// ------------------------------------------------------------------------------- SpaceMap
+
+namespace {
+
+uint64_t au_of(const Geometry& g) { return g.alloc_unit ? g.alloc_unit : omf::kAllocUnit; }
+
+// The allocatable bits [first, limit): never below the end of the log, never a partial AU at
+// the device end (an allocation there would end past the device). One rule for the SpaceMap's
+// free figure and the Allocator.
+struct BitRange {
+  uint64_t first;
+  uint64_t limit;
+};
+BitRange allocatable_bits(const Geometry& g, uint64_t nbits) {
+  const uint64_t au = au_of(g);
+  return {ceil_div(sat_add(omf::kLogOffset, g.log_len), au), std::min(nbits, g.device_size / au)};
+}
+
+} // namespace
+
+SpaceMap::SpaceMap(const Geometry& g, uint64_t reserved_log_len)
+    : geo_(g), bitmap_(ceil_div(g.device_size, au_of(g))) {
+  geo_.alloc_unit = au_of(g);
+  const BitRange r = allocatable_bits(geo_, bitmap_.nbits());
+  first_bit_ = r.first;
+  limit_bit_ = r.limit;
+  // Bits past the device end are not the files' fault: clamp silently.
+  const uint64_t reserved = ceil_div(sat_add(omf::kLogOffset, reserved_log_len), geo_.alloc_unit);
+  bitmap_.set_range(0, reserved);
+  if (reserved > first_bit_ && first_bit_ < limit_bit_)
+    used_bits_ = std::min(reserved, limit_bit_) - first_bit_;
+}
+
+void SpaceMap::claim(const omf::LogEntry& e) {
+  if (e.famfs_log_entry_type == omf::kLogMkdir) {
+    ++stats_.directories;
+    return;
+  }
+  if (e.famfs_log_entry_type != omf::kLogFile) return;
+  ++stats_.files;
+  stats_.sum_file_sizes = sat_add(stats_.sum_file_sizes, e.famfs_fm.fm_size);
+  const DecodedFmap d = fmap_from_log(e.famfs_fm.fm_fmap);
+  if (d.ext_type != omf::kSimpleExtent && d.ext_type != omf::kInterleavedExtent) return;
+  // Every extent claims its AUs as written, valid or not: upstream fsck counts an extent at
+  // offset 0 as a collision with the superblock, and the allocator must not hand out space
+  // that any entry claims.
+  const uint64_t au = geo_.alloc_unit;
+  for (const Extent& x : d.fmap.extents) {
+    const uint64_t first = x.offset / au;
+    const uint64_t count = ceil_div(sat_add(x.offset % au, x.len), au);
+    const uint64_t end = sat_add(first, count);
+    // Set in three pieces (below, inside, above the allocatable range) so that the bits newly
+    // set inside it are known without counting the bitmap again.
+    const uint64_t lo = std::clamp(first, first_bit_, std::max(first_bit_, limit_bit_));
+    const uint64_t hi = std::clamp(end, lo, std::max(lo, limit_bit_));
+    uint64_t oob = 0;
+    uint64_t coll = bitmap_.set_range(first, std::min(end, lo) - std::min(first, lo), &oob);
+    const uint64_t inside_coll = bitmap_.set_range(lo, hi - lo, &oob);
+    coll += inside_coll;
+    if (end > hi) coll += bitmap_.set_range(std::max(first, hi), end - std::max(first, hi), &oob);
+    used_bits_ += (hi - lo) - inside_coll;
+    stats_.collisions += coll;
+    stats_.out_of_bounds = sat_add(stats_.out_of_bounds, oob);
+    stats_.alloc_bytes += (count - oob - coll) * au;
+  }
+}
+
+void SpaceMap::note_bad(uint64_t index) {
+  ++stats_.bad_entries;
+  if (!stats_.first_bad_index) stats_.first_bad_index = index;
+}
+
+uint64_t SpaceMap::free_bytes() const {
+  if (first_bit_ >= limit_bit_) return 0;
+  return (limit_bit_ - first_bit_ - used_bits_) * geo_.alloc_unit;
+}
+
+BitmapBuild SpaceMap::take() && {
+  BitmapBuild out{std::move(bitmap_), stats_};
+  bitmap_ = Bitmap(0);
+  stats_ = BitmapStats{};
+  used_bits_ = 0;
+  return out;
+}
+
 // ---------------------------------------------------------------------------- build_bitmap
 
 BitmapBuild build_bitmap(std::span<const std::byte> device, const Geometry& g,
                          const CacheOps& cache) {
-  const uint64_t au = g.alloc_unit ? g.alloc_unit : omf::kAllocUnit;
-  BitmapBuild out{Bitmap(ceil_div(g.device_size, au)), BitmapStats{}};
-  Bitmap& bm = out.bitmap;
-  BitmapStats& st = out.stats;
-
   const omf::LogHeader h = read_log_header(device);
   const LogHeaderStatus hs = check_log_header(h, g.log_len);
-  const bool header_usable = hs == LogHeaderStatus::Ok || hs == LogHeaderStatus::BadNextIndex;
+  const bool header_usable = log_header_usable(hs);
   // B§6.1: the reserved range uses the header's length; a header we cannot trust gets the
-  // superblock's. Bits past the device end are not the files' fault: clamp silently.
-  const uint64_t log_len = header_usable ? h.famfs_log_len : g.log_len;
-  bm.set_range(0, ceil_div(sat_add(omf::kLogOffset, log_len), au));
-  if (!header_usable) return out;
+  // superblock's.
+  SpaceMap space(g, header_usable ? h.famfs_log_len : g.log_len);
+  if (!header_usable) return std::move(space).take();
 
-  st.entries_used = std::min({h.famfs_log_next_index, g.slots(), log_slots_in_span(device)});
-  for (uint64_t i = 0; i < st.entries_used; ++i) {
-    const std::optional<omf::LogEntry> e = read_valid_entry(device, i, cache);
-    if (!e) {
-      // Skipped and counted, as upstream's fsck and allocator do: this is not replay.
-      ++st.bad_entries;
-      if (!st.first_bad_index) st.first_bad_index = i;
-      continue;
-    }
-    if (e->famfs_log_entry_type == omf::kLogMkdir) {
-      ++st.directories;
-      continue;
-    }
-    if (e->famfs_log_entry_type != omf::kLogFile) continue;
-    ++st.files;
-    st.sum_file_sizes = sat_add(st.sum_file_sizes, e->famfs_fm.fm_size);
-    const DecodedFmap d = fmap_from_log(e->famfs_fm.fm_fmap);
-    if (d.ext_type != omf::kSimpleExtent && d.ext_type != omf::kInterleavedExtent) continue;
-    // Every extent claims its AUs as written, valid or not: upstream fsck counts an extent at
-    // offset 0 as a collision with the superblock, and the allocator must not hand out space
-    // that any entry claims.
-    for (const Extent& x : d.fmap.extents) {
-      const uint64_t first = x.offset / au;
-      const uint64_t count = ceil_div(sat_add(x.offset % au, x.len), au);
-      uint64_t oob = 0;
-      const uint64_t coll = bm.set_range(first, count, &oob);
-      st.collisions += coll;
-      st.out_of_bounds = sat_add(st.out_of_bounds, oob);
-      st.alloc_bytes += (count - oob - coll) * au;
-    }
+  const uint64_t used = log_entries_used(h.famfs_log_next_index, g, device);
+  space.set_entries_used(used);
+  for (uint64_t i = 0; i < used; ++i) {
+    if (const std::optional<omf::LogEntry> e = read_valid_entry(device, i, cache))
+      space.claim(*e);
+    else
+      space.note_bad(i); // skipped and counted, as upstream's fsck and allocator do
   }
-  return out;
+  return std::move(space).take();
 }
 
 // ------------------------------------------------------------------------------- Allocator
 
 Allocator::Allocator(Bitmap& bitmap, const Geometry& g) : bitmap_(bitmap), geo_(g) {
-  if (geo_.alloc_unit == 0) geo_.alloc_unit = omf::kAllocUnit;
-  first_bit_ = ceil_div(sat_add(omf::kLogOffset, geo_.log_len), geo_.alloc_unit);
-  // Only whole AUs: an allocation in a partial last AU would end past the device.
-  limit_bit_ = std::min(bitmap_.nbits(), geo_.device_size / geo_.alloc_unit);
+  geo_.alloc_unit = au_of(g);
+  const BitRange r = allocatable_bits(geo_, bitmap_.nbits());
+  first_bit_ = r.first;
+  limit_bit_ = r.limit;
 }
 
 std::optional<Fmap> Allocator::alloc_contiguous(uint64_t size) {

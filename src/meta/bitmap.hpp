@@ -9,6 +9,7 @@
 #include "meta/cacheops.hpp"
 #include "meta/fmap.hpp"
 #include "meta/geometry.hpp"
+#include "meta/omf.hpp"
 
 namespace famfs {
 
@@ -44,12 +45,48 @@ class Bitmap {
   std::vector<uint64_t> words_;
 };
 
-// nbits = ceil(device_size / AU); [0, 2 MiB + log_len) preset; then every valid FILE entry
-// < next_index. Bad entries are skipped and counted (as upstream fsck/allocator do).
 struct BitmapBuild {
   Bitmap bitmap;
   BitmapStats stats;
 };
+
+// The allocation bitmap and its figures, kept one log entry at a time (B§6.1): nbits =
+// ceil(device_size / AU), [0, 2 MiB + log_len) preset, then every valid FILE entry claims the
+// AUs of its extents (valid or not: the allocator must never hand out space an entry claims).
+// build_bitmap feeds it the whole log; a Replayer feeds it the entries each play() applied, so
+// the daemon's free space and a master writer's allocator cost O(new entries), not O(log).
+class SpaceMap {
+ public:
+  // `reserved_log_len`: the log length the reserved range uses (the header's, or the
+  // superblock's when the header cannot be trusted).
+  SpaceMap(const Geometry& g, uint64_t reserved_log_len);
+  explicit SpaceMap(const Geometry& g) : SpaceMap(g, g.log_len) {}
+
+  // A valid entry (seqnum and CRC checked): FILE entries claim their extents, counts grow.
+  void claim(const omf::LogEntry& e);
+  // A slot that failed validation (fsck-style passes skip it and go on).
+  void note_bad(uint64_t index);
+  void set_entries_used(uint64_t n) { stats_.entries_used = n; }
+
+  const Bitmap& bitmap() const { return bitmap_; }
+  const BitmapStats& stats() const { return stats_; }
+  const Geometry& geometry() const { return geo_; }
+  // Allocatable bytes not claimed (as Allocator::free_bytes on a copy of bitmap()): O(1).
+  uint64_t free_bytes() const;
+  // The bitmap and figures, moving them out (this map is left empty).
+  BitmapBuild take() &&;
+
+ private:
+  Geometry geo_;
+  Bitmap bitmap_;
+  BitmapStats stats_;
+  uint64_t first_bit_ = 0;  // allocatable bits: [first_bit_, limit_bit_), as the Allocator's
+  uint64_t limit_bit_ = 0;
+  uint64_t used_bits_ = 0;  // set bits inside [first_bit_, limit_bit_)
+};
+
+// The whole log in one pass (fsck): bad entries are skipped and counted (as upstream fsck
+// and the allocator do), not a reason to stop as in replay.
 BitmapBuild build_bitmap(std::span<const std::byte> device, const Geometry& g,
                          const CacheOps& cache);
 
@@ -61,6 +98,8 @@ struct InterleaveParams {
 };
 
 // First-fit allocation over a bitmap (the caller holds the log lock for the session).
+// A master writer builds one over a copy of a SpaceMap's bitmap (Replayer::space()), so that
+// allocating reads no log entry: `Bitmap bm = replayer.space().bitmap(); Allocator a(bm, g);`.
 class Allocator {
  public:
   Allocator(Bitmap& bitmap, const Geometry& g);

@@ -11,10 +11,6 @@
 
 namespace famfs {
 
-bool log_len_valid(uint64_t log_len) {
-  return log_len >= omf::kMinLogLen && (log_len & (log_len - 1)) == 0;
-}
-
 void format_device(std::span<std::byte> device, const SuperblockParams& p,
                    const CacheOps& cache) {
   if (!log_len_valid(p.log_len))

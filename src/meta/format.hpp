@@ -5,6 +5,7 @@
 #include <span>
 
 #include "meta/cacheops.hpp"
+#include "meta/geometry.hpp" // log_len_valid: the -l rule is the format's rule
 #include "meta/superblock.hpp"
 
 namespace famfs {
@@ -17,8 +18,5 @@ void format_device(std::span<std::byte> device, const SuperblockParams& p, const
 
 // mkfs -k -f: set ts_magic = 0 and flush those 8 bytes; nothing else changes.
 void kill_superblock(std::span<std::byte> device, const CacheOps& cache);
-
-// Log length rules for -l: power of 2 and >= 8 MiB.
-bool log_len_valid(uint64_t log_len);
 
 } // namespace famfs

@@ -60,7 +60,7 @@ FsckReport run_fsck(std::span<const std::byte> device, const Uuid* system_uuid,
 
   r.log = read_log_header(device);
   r.log_status = check_log_header(r.log, r.geometry.log_len);
-  if (*r.log_status != LogHeaderStatus::Ok && *r.log_status != LogHeaderStatus::BadNextIndex) {
+  if (!log_header_usable(*r.log_status)) {
     problem(std::string("log header: ") + log_header_status_text(*r.log_status) +
             ". No file can be served from this log; the data extents are intact but "
             "unreachable until the log header is repaired");

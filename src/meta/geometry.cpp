@@ -7,7 +7,6 @@
 #include <cstdio>
 
 #include "meta/error.hpp"
-#include "meta/format.hpp"
 
 namespace famfs {
 

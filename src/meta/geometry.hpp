@@ -18,6 +18,11 @@ struct Geometry {
   uint64_t slots() const { return last_index() + 1; }
 };
 
+// The on-media rule for a log length (B§1, mkfs -l): a power of 2 of at least 8 MiB.
+constexpr bool log_len_valid(uint64_t log_len) {
+  return log_len >= omf::kMinLogLen && (log_len & (log_len - 1)) == 0;
+}
+
 // Geometry from a usable superblock and the mapped device span. Throws famfs::Error(EINVAL)
 // if the log does not fit inside the mapped bytes.
 Geometry geometry_of(const omf::Superblock& sb, std::span<const std::byte> device);

@@ -5,11 +5,13 @@
 // validated and used.
 #include "meta/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "meta/crc.hpp"
 #include "meta/error.hpp"
+#include "meta/numeric.hpp"
 
 namespace famfs {
 
@@ -132,6 +134,18 @@ std::optional<omf::LogEntry> read_valid_entry(std::span<const std::byte> device,
   return std::nullopt;
 }
 
+std::string log_slot_problem(std::span<const std::byte> device, uint64_t slot) {
+  if (slot_ptr(device, slot) == nullptr) return "slot lies outside the mapped device";
+  const omf::LogEntry e = read_log_entry(device, slot);
+  if (e.famfs_log_entry_seqnum != slot)
+    return "seqnum " + std::to_string(e.famfs_log_entry_seqnum) + " in slot " +
+           std::to_string(slot);
+  const uint64_t crc = log_entry_crc(e);
+  if (crc != e.famfs_log_entry_crc)
+    return "CRC mismatch: stored " + hex(e.famfs_log_entry_crc) + ", computed " + hex(crc);
+  return "entry changed while being read (torn read of an append in progress)";
+}
+
 omf::LogEntry make_file_entry(const FileEntryParams& p) {
   omf::LogEntry e = zeroed_log_entry();
   e.famfs_log_entry_type = omf::kLogFile;
@@ -167,6 +181,10 @@ uint64_t log_slots_in_span(std::span<const std::byte> device) {
   const uint64_t first = omf::log_slot_offset(0);
   if (device.size() < first) return 0;
   return (device.size() - first) / omf::kLogEntrySize;
+}
+
+uint64_t log_entries_used(uint64_t next_index, uint64_t slots, std::span<const std::byte> device) {
+  return std::min({next_index, slots, log_slots_in_span(device)});
 }
 
 } // namespace famfs

@@ -9,6 +9,7 @@
 
 #include "meta/cacheops.hpp"
 #include "meta/fmap.hpp"
+#include "meta/geometry.hpp"
 #include "meta/omf.hpp"
 
 namespace famfs {
@@ -27,12 +28,27 @@ enum class LogHeaderStatus {
 };
 const char* log_header_status_text(LogHeaderStatus s);
 LogHeaderStatus check_log_header(const omf::LogHeader& h, uint64_t expected_log_len);
+// The one rule for readers (replay, mount, fsck's bitmap): a header can be followed when it is
+// valid or when only next_index/next_seqnum disagree (a writer between its two stores, B§3.4
+// step 6, or a hostile next_index): next_index is then bounded (log_entries_used), and the
+// disagreement is reported, not a reason to refuse. Writers need Ok.
+constexpr bool log_header_usable(LogHeaderStatus s) {
+  return s == LogHeaderStatus::Ok || s == LogHeaderStatus::BadNextIndex;
+}
 
 // Copies out of a device span (which starts at device offset 0).
 omf::LogHeader read_log_header(std::span<const std::byte> device);
 omf::LogEntry read_log_entry(std::span<const std::byte> device, uint64_t slot);
 // Log slots whose 544 bytes lie entirely inside the span (a hostile next_index is bounded by it).
 uint64_t log_slots_in_span(std::span<const std::byte> device);
+
+// The one rule for "entries in use": a header's next_index (written by another host, maybe
+// hostile) bounded by the log's slot count and by the slots inside the mapped span.
+uint64_t log_entries_used(uint64_t next_index, uint64_t slots, std::span<const std::byte> device);
+inline uint64_t log_entries_used(uint64_t next_index, const Geometry& g,
+                                 std::span<const std::byte> device) {
+  return log_entries_used(next_index, g.slots(), device);
+}
 
 uint64_t log_entry_crc(const omf::LogEntry& e); // crc32 of [0, 536)
 bool log_entry_valid(const omf::LogEntry& e, uint64_t slot); // seqnum == slot && crc matches
@@ -41,6 +57,11 @@ bool log_entry_valid(const omf::LogEntry& e, uint64_t slot); // seqnum == slot &
 // once more (B§3.3, Part A §5). nullopt when still bad.
 std::optional<omf::LogEntry> read_valid_entry(std::span<const std::byte> device, uint64_t slot,
                                               const CacheOps& cache);
+
+// Why slot `slot` is not a valid entry, from one more snapshot (read_valid_entry only says
+// "bad"): outside the span, a wrong seqnum, or a CRC mismatch (stored and computed). When the
+// third look finds it valid, it was being written while read (a torn read).
+std::string log_slot_problem(std::span<const std::byte> device, uint64_t slot);
 
 // Entries as the writer builds them: zeroed, payload filled, seqnum and CRC left for the
 // append path (LogWriter::append sets both). relpath must already be canonical and <= 79 bytes.

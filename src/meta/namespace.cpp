@@ -67,6 +67,11 @@ uint64_t mix64(uint64_t z) {
 }
 
 constexpr uint32_t kPermMask = 07777; // the log stores permission bits; never trust S_IFMT
+constexpr std::string_view kMetaDirName = ".meta";
+// The superblock and the log name every file, size and owner, also those inside directories
+// other users cannot open: root only (issue 8 defect 9; upstream's tools run as root).
+constexpr uint32_t kMetaFileMode = 0400;
+constexpr uint32_t kMasterLogMode = 0600; // the master's commands take their lock on it
 
 } // namespace
 
@@ -81,7 +86,7 @@ Namespace::Namespace(const Geometry& g, bool master) : geo_(g) {
 
   Inode meta;
   meta.parent = kRootIno;
-  meta.name = ".meta";
+  meta.name = std::string(kMetaDirName);
   meta.is_dir = true;
   meta.mode = 0755;
   add(std::move(meta));
@@ -89,7 +94,7 @@ Namespace::Namespace(const Geometry& g, bool master) : geo_(g) {
   Inode sb;
   sb.parent = kMetaDirIno;
   sb.name = ".superblock";
-  sb.mode = 0444;
+  sb.mode = kMetaFileMode;
   sb.size = omf::kSuperblockRegion;
   sb.fmap.extents.push_back({0, omf::kSuperblockRegion});
   add(std::move(sb));
@@ -97,7 +102,7 @@ Namespace::Namespace(const Geometry& g, bool master) : geo_(g) {
   Inode log;
   log.parent = kMetaDirIno;
   log.name = ".log";
-  log.mode = master ? 0644 : 0444;
+  log.mode = master ? kMasterLogMode : kMetaFileMode;
   log.size = g.log_len;
   log.fmap.extents.push_back({omf::kLogOffset, g.log_len});
   add(std::move(log));
@@ -206,7 +211,9 @@ Ino Namespace::add(Inode&& n, uint32_t hash) {
   if (slot.fmap.extents.capacity() != slot.fmap.extents.size()) slot.fmap.extents.shrink_to_fit();
   if (ino != kRootIno) {
     index_insert(ino, hash);
-    at(slot.parent).children.push_back(ino);
+    Inode& parent = at(slot.parent);
+    parent.children.push_back(ino);
+    if (slot.is_dir) ++parent.subdirs;
   }
   return ino;
 }
@@ -284,6 +291,11 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
     normalised = std::move(*n);
     rel = normalised;
   }
+
+  // .meta belongs to the daemon (issue 8): no entry may add to it, replace it or shadow it.
+  if (rel.substr(0, kMetaDirName.size()) == kMetaDirName &&
+      (rel.size() == kMetaDirName.size() || rel[kMetaDirName.size()] == '/'))
+    return skip(show(rel) + ": .meta is reserved for the file system's own files");
 
   // Part A §4: the map, before the table is touched.
   DecodedFmap decoded{};

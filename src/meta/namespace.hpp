@@ -45,6 +45,10 @@ struct Inode {
   uint64_t log_index = kNoLogIndex; // slot that created it; kNoLogIndex for synthetic inodes
   Fmap fmap;                 // files only
   std::vector<Ino> children; // directories only, in creation order
+  uint32_t subdirs = 0;      // directories only: how many children are directories
+
+  // POSIX link count: a directory has "." and one ".." per subdirectory, plus its entry.
+  uint64_t nlink() const { return is_dir ? 2 + uint64_t{subdirs} : 1; }
 };
 
 // What applying one entry did.
@@ -58,8 +62,8 @@ enum class ApplyResult {
 
 class Namespace {
  public:
-  // Creates the root (mode 0755, uid/gid 0) and .meta with .superblock (0444) and .log
-  // (0644 when master, else 0444), mapped to their device ranges as upstream (B§1).
+  // Creates the root (mode 0755, uid/gid 0) and .meta with .superblock (0400) and .log
+  // (0600 when master, else 0400; root only), mapped to their device ranges as upstream (B§1).
   Namespace(const Geometry& g, bool master);
   // Movable (a moved-from table is empty: get() returns nullptr), not copyable.
   Namespace(Namespace&& o);

@@ -19,26 +19,21 @@ namespace {
 constexpr std::size_t kNextIndexOffset =
     omf::kLogOffset + offsetof(omf::LogHeader, famfs_log_next_index);
 
-
-
-// Why slot `slot` is not valid, from one more snapshot (read_valid_entry only says "bad").
-std::string damage_reason(std::span<const std::byte> device, uint64_t slot) {
-  if (slot >= log_slots_in_span(device)) return "slot lies outside the mapped device";
-  const omf::LogEntry e = read_log_entry(device, slot);
-  if (e.famfs_log_entry_seqnum != slot)
-    return "seqnum " + std::to_string(e.famfs_log_entry_seqnum) + " in slot " +
-           std::to_string(slot);
-  const uint64_t crc = log_entry_crc(e);
-  if (crc != e.famfs_log_entry_crc)
-    return "CRC mismatch: stored " + hex(e.famfs_log_entry_crc) + ", computed " + hex(crc);
-  // Valid on this third look: it was being written while we read. Still report what we saw.
-  return "entry changed while being read (torn read of an append in progress)";
-}
-
 } // namespace
+
+Replayer::Replayer(std::span<const std::byte> device, const Geometry& g, CacheOps cache)
+    : device_(device), cache_(std::move(cache)) {
+  set_geometry(g);
+}
 
 Replayer::Replayer(std::span<const std::byte> device, CacheOps cache)
     : device_(device), cache_(std::move(cache)) {}
+
+void Replayer::set_geometry(const Geometry& g) {
+  have_geometry_ = true;
+  slots_ = g.slots();
+  space_ = SpaceMap(g);
+}
 
 uint64_t Replayer::log_next_index() const {
   if (device_.size() < kNextIndexOffset + sizeof(uint64_t)) return 0;
@@ -46,7 +41,7 @@ uint64_t Replayer::log_next_index() const {
   cache_.invalidate(device_.data() + kNextIndexOffset, sizeof(uint64_t));
   uint64_t v;
   std::memcpy(&v, device_.data() + kNextIndexOffset, sizeof(v));
-  return std::min(v, log_slots_in_span(device_));
+  return log_entries_used(v, slots_, device_);
 }
 
 ReplayReport Replayer::play(Namespace& ns) {
@@ -54,6 +49,7 @@ ReplayReport Replayer::play(Namespace& ns) {
   rep.from = played_;
   rep.to = played_;
   const Geometry& g = ns.geometry();
+  if (!have_geometry_) set_geometry(g);
 
   if (device_.size() >= omf::kLogOffset + omf::kLogHeaderSize)
     cache_.invalidate(device_.data() + omf::kLogOffset, omf::kLogHeaderSize);
@@ -61,13 +57,15 @@ ReplayReport Replayer::play(Namespace& ns) {
   const LogHeaderStatus hs = check_log_header(h, g.log_len);
   // next_index beyond the log, or next_seqnum != next_index (a writer between its two stores),
   // is not a reason to stop: next_index is bounded below instead.
-  if (hs != LogHeaderStatus::Ok && hs != LogHeaderStatus::BadNextIndex) {
+  if (!log_header_usable(hs)) {
     damaged_ = true;
     rep.damage = ReplayIssue{played_, std::string("log header: ") + log_header_status_text(hs)};
     return rep;
   }
-  const uint64_t limit =
-      std::min({h.famfs_log_next_index, g.slots(), log_slots_in_span(device_)});
+  const uint64_t limit = log_entries_used(h.famfs_log_next_index, g, device_);
+  // Damage is re-evaluated on every call: a header that no longer counts the damaged slot
+  // (next_index set past the last written entry, then restored) leaves a whole log.
+  if (limit <= played_) damaged_ = false;
 
   for (uint64_t i = played_; i < limit; ++i) {
     const std::optional<omf::LogEntry> e = read_valid_entry(device_, i, cache_);
@@ -75,10 +73,12 @@ ReplayReport Replayer::play(Namespace& ns) {
       // Part A §5: stop at the first bad entry; the prefix stays served. A later call
       // starts here again, so a torn read of an in-progress append heals by itself.
       damaged_ = true;
-      rep.damage = ReplayIssue{i, damage_reason(device_, i)};
+      rep.damage = ReplayIssue{i, log_slot_problem(device_, i)};
       break;
     }
     damaged_ = false;
+    space_.claim(*e); // every valid entry claims its space, whatever the namespace makes of it
+    applied_crcs_.push_back(static_cast<uint32_t>(e->famfs_log_entry_crc));
     std::string why;
     const ApplyResult r = ns.apply(*e, i, &why);
     switch (r) {
@@ -97,7 +97,35 @@ ReplayReport Replayer::play(Namespace& ns) {
     played_ = i + 1;
   }
   rep.to = played_;
+  space_.set_entries_used(played_);
   return rep;
+}
+
+bool Replayer::applied_intact(uint64_t slot, std::string* now) const {
+  const std::optional<omf::LogEntry> e = read_valid_entry(device_, slot, cache_);
+  if (e && static_cast<uint32_t>(e->famfs_log_entry_crc) == applied_crcs_[slot]) return true;
+  *now = e ? "a different valid entry, CRC " + hex(e->famfs_log_entry_crc)
+           : log_slot_problem(device_, slot);
+  return false;
+}
+
+std::optional<ReplayIssue> Replayer::recheck_applied(uint64_t count) {
+  const uint64_t n = applied_crcs_.size();
+  std::string now;
+  if (changed_) {
+    if (!applied_intact(changed_->index, &now)) return changed_;
+    changed_.reset(); // restored
+  }
+  for (uint64_t k = 0; k < std::min(count, n); ++k) {
+    const uint64_t i = recheck_cursor_;
+    recheck_cursor_ = (recheck_cursor_ + 1) % n;
+    if (applied_intact(i, &now)) continue;
+    changed_ = ReplayIssue{i, "entry " + std::to_string(i) + " changed after it was applied (CRC " +
+                                  hex(applied_crcs_[i]) + " then; now " + now +
+                                  "); this host keeps serving what it applied. Run famfs fsck"};
+    return changed_;
+  }
+  return std::nullopt;
 }
 
 } // namespace famfs

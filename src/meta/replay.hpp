@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "meta/bitmap.hpp"
 #include "meta/cacheops.hpp"
 #include "meta/namespace.hpp"
 
@@ -30,28 +31,55 @@ struct ReplayReport {
   uint64_t errors() const { return skipped.size() + (damage ? 1 : 0); }
 };
 
+// Besides the inode table, a Replayer keeps the allocation bitmap of the entries it applied
+// (space()): every valid entry below played() has claimed its extents, so the free space, and
+// a master writer's allocator (Allocator over a copy of space().bitmap(), LogWriter told that
+// [0, played()) is checked), cost O(new entries) per play, never a pass over the whole log.
 class Replayer {
  public:
   // `device` starts at device offset 0 and covers at least geometry.device_size bytes.
+  Replayer(std::span<const std::byte> device, const Geometry& g, CacheOps cache);
+  // The geometry is taken from the first Namespace played (space() is empty until then).
   Replayer(std::span<const std::byte> device, CacheOps cache);
 
   // Apply every entry from played() up to the header's next_index (bounded by the slot count).
   // After damage is found, later calls re-check only the damaged slot (it may have been a torn
-  // read of an append in progress) and continue if it became valid.
+  // read of an append in progress) and continue if it became valid; when the header no longer
+  // counts that slot, the log is whole again and damaged() is false.
   ReplayReport play(Namespace& ns);
 
-  // Re-read just the header's next_index (after invalidating its cache line): the cheap
-  // "did the log grow?" poll.
+  // Re-read just the header's next_index (after invalidating its cache line), bounded as
+  // log_entries_used (by the slot count once the geometry is known): the cheap "did the log
+  // grow?" poll.
   uint64_t log_next_index() const;
 
   uint64_t played() const { return played_; }
   bool damaged() const { return damaged_; }
+  // The allocation bitmap and figures of the entries applied so far (entries_used = played()).
+  const SpaceMap& space() const { return space_; }
+
+  // Shared memory is not trusted after one check (issue 8 defect 12): the CRC of every applied
+  // entry is kept, and this re-reads `count` applied slots (a rolling cursor over [0,
+  // played())). Returns the changed slot found (the first one whose bytes are no longer what
+  // was applied), sticky until a later call finds that slot as applied again. The table keeps
+  // what was applied; the caller reports the change as damage.
+  std::optional<ReplayIssue> recheck_applied(uint64_t count);
 
  private:
+  void set_geometry(const Geometry& g);
+
   std::span<const std::byte> device_;
   CacheOps cache_;
+  bool have_geometry_ = false;
+  uint64_t slots_ = ~0ULL;
+  SpaceMap space_{Geometry{}};
   uint64_t played_ = 0;
   bool damaged_ = false;
+  std::vector<uint32_t> applied_crcs_; // CRC (as stored, low 32 bits) of each applied slot
+  uint64_t recheck_cursor_ = 0;
+  std::optional<ReplayIssue> changed_;
+
+  bool applied_intact(uint64_t slot, std::string* now) const;
 };
 
 } // namespace famfs

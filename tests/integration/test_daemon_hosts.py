@@ -46,12 +46,12 @@ def test_client_sees_master_files(master, client):
         assert f.read(11) == b"from-client"
     # the log: 0444 on the client, never writable there, even by root
     lg = os.path.join(client.mpt, ".meta/.log")
-    assert stat.S_IMODE(os.stat(lg).st_mode) == 0o444
+    assert stat.S_IMODE(os.stat(lg).st_mode) == 0o400
     assert _err(lambda: os.close(os.open(lg, os.O_WRONLY))) in (errno.EROFS, errno.EPERM)
     assert _err(lambda: os.close(os.open(lg, os.O_RDWR))) in (errno.EROFS, errno.EPERM)
     assert _err(lambda: os.chmod(lg, 0o666)) == errno.EPERM
-    # on the master the log is 0644 and opens for writing
-    assert stat.S_IMODE(os.stat(os.path.join(master.mpt, ".meta/.log")).st_mode) == 0o644
+    # on the master the log is 0600 and opens for writing
+    assert stat.S_IMODE(os.stat(os.path.join(master.mpt, ".meta/.log")).st_mode) == 0o600
     os.close(os.open(os.path.join(master.mpt, ".meta/.log"), os.O_RDWR))
     # superblock: never written through the mount
     assert _err(lambda: os.close(os.open(os.path.join(master.mpt, ".meta/.superblock"),

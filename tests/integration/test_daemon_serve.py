@@ -63,9 +63,9 @@ def test_upstream_fixture(fixture_upstream, as_master):
         # .meta files (B§1)
         sb = os.stat(os.path.join(mpt, ".meta/.superblock"))
         lg = os.stat(os.path.join(mpt, ".meta/.log"))
-        assert sb.st_size == 2 << 20 and stat.S_IMODE(sb.st_mode) == 0o444
+        assert sb.st_size == 2 << 20 and stat.S_IMODE(sb.st_mode) == 0o400
         assert lg.st_size == 8 << 20
-        assert stat.S_IMODE(lg.st_mode) == (0o644 if as_master else 0o444)
+        assert stat.S_IMODE(lg.st_mode) == (0o600 if as_master else 0o400)
         with open(os.path.join(mpt, ".meta/.superblock"), "rb") as f:
             assert f.read(8) == bytes.fromhex("ff82b28700000000")
         st = fh.status(mpt)

@@ -173,10 +173,10 @@ check "$(out sums3-a)" "$(out sums2-a)" "A: after the restart (replay from the d
 check_grep "after [0-9.]+s: test -e /mnt/famfs/dir2/after-restart" appear3-b.txt "B: the file A made after its restart appeared with no command"
 check "$(out verify41-b.rc)" 0 "B: famfs verify -S 41 of it"
 check "$(out sums3-b)" "$(out sums4-a)" "B reads the same bytes as A after A's restart and append"
-check "$(out meta-modes-a)" "644
-444" "A (master): .meta/.log 0644, .meta/.superblock 0444"
-check "$(out meta-modes-b)" "444 8388608
-444 2097152" "B (client): .meta/.log 0444 (8 MiB), .meta/.superblock 0444 (2 MiB)"
+check "$(out meta-modes-a)" "600
+400" "A (master): .meta/.log 0600, .meta/.superblock 0400 (root only)"
+check "$(out meta-modes-b)" "400 8388608
+400 2097152" "B (client): .meta/.log 0400 (8 MiB), .meta/.superblock 0400 (2 MiB)"
 pool_sha() { "$VM_PYTHON" -c 'import hashlib,sys
 f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(hashlib.sha256(f.read(int(sys.argv[3]))).hexdigest())' "$POOL" "$@"; }
 check "$(out meta-sb-b)" "$(pool_sha $((0x200000)) $((0x200000)))" "B: .meta/.superblock = pool bytes [0x200000, 0x400000) (dax [0, 2 MiB))"

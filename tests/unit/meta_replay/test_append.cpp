@@ -142,7 +142,7 @@ TEST_CASE("the writer refuses a damaged log or header", "[append]") {
     int err = 0;
     const std::string msg = error_of([&] { LogWriter w(fs.span(), fs.geo, CacheOps{}); }, &err);
     CHECK(err == EUCLEAN);
-    CHECK(msg.find("entry 1 is damaged (CRC mismatch)") != std::string::npos);
+    CHECK(msg.find("entry 1 is damaged (CRC mismatch: stored ") != std::string::npos);
     CHECK(msg.find("famfs fsck") != std::string::npos);
   }
   SECTION("seqnum damage in slot 2") {

@@ -39,11 +39,11 @@ TEST_CASE("the synthetic inodes", "[namespace]") {
   CHECK(meta->is_dir);
   CHECK(meta->children == std::vector<Ino>{kSuperblockIno, kLogIno});
   const Inode* sb = ns.get(kSuperblockIno);
-  CHECK(sb->mode == 0444);
+  CHECK(sb->mode == 0400);
   CHECK(sb->size == 2 * kMiB);
   CHECK(sb->fmap.extents == std::vector<Extent>{{0, 2 * kMiB}});
   const Inode* log = ns.get(kLogIno);
-  CHECK(log->mode == 0644);
+  CHECK(log->mode == 0600);
   CHECK(log->size == 8 * kMiB);
   CHECK(log->fmap.extents == std::vector<Extent>{{2 * kMiB, 8 * kMiB}});
   CHECK(ns.resolve(".meta/.log") == kLogIno);
@@ -52,7 +52,7 @@ TEST_CASE("the synthetic inodes", "[namespace]") {
   CHECK(ns.get(0) == nullptr);
   CHECK(ns.get(5) == nullptr);
   Namespace client(geo8(), false);
-  CHECK(client.get(kLogIno)->mode == 0444);
+  CHECK(client.get(kLogIno)->mode == 0400);
 }
 
 TEST_CASE("apply creates files and directories with their attributes", "[namespace]") {
@@ -115,9 +115,31 @@ TEST_CASE("duplicates: first wins; kind conflicts are skipped", "[namespace]") {
   CHECK(why.find("is a directory") != std::string::npos);
   CHECK(ns.apply(make_mkdir_entry("f", 0755, 0, 0), 5, &why) == ApplyResult::Skipped);
   CHECK(why.find("is a file") != std::string::npos);
-  CHECK(ns.apply(fentry(".meta/.log"), 6) == ApplyResult::Existed); // built-in wins
-  CHECK(ns.apply(make_mkdir_entry(".meta", 0700, 0, 0), 7) == ApplyResult::Existed);
   CHECK(ns.inode_count() == 6);
+}
+
+TEST_CASE("entries under .meta are skipped and reported, never created (issue 8 defect 8)",
+          "[namespace]") {
+  Namespace ns(geo8(), true);
+  std::string why;
+  CHECK(ns.apply(fentry(".meta/evil", 0xA00000, 100), 0, &why) == ApplyResult::Skipped);
+  CHECK(why.find("'.meta/evil'") != std::string::npos);
+  CHECK(why.find("reserved") != std::string::npos);
+  CHECK(ns.apply(make_mkdir_entry(".meta/d", 0777, 0, 0), 1, &why) == ApplyResult::Skipped);
+  CHECK(ns.apply(fentry(".meta/.log"), 2, &why) == ApplyResult::Skipped);
+  CHECK(ns.apply(make_mkdir_entry(".meta", 0700, 0, 0), 3, &why) == ApplyResult::Skipped);
+  CHECK(ns.apply(fentry("./.meta/x"), 4, &why) == ApplyResult::Skipped);   // not canonical
+  CHECK(ns.apply(fentry("a/../.meta/x"), 5, &why) == ApplyResult::Skipped);
+  CHECK(ns.resolve(".meta/evil") == std::nullopt);
+  CHECK(ns.resolve(".meta/d") == std::nullopt);
+  CHECK(ns.get(kMetaDirIno)->children == std::vector<Ino>{kSuperblockIno, kLogIno});
+  CHECK(ns.get(kMetaDirIno)->mode == 0755);
+  CHECK(ns.inode_count() == 4);
+  // Names that only start like it are ordinary.
+  CHECK(ns.apply(fentry(".metadata", 0xA00000, 100), 6) == ApplyResult::CreatedFile);
+  CHECK(ns.apply(make_mkdir_entry("x/.meta", 0755, 0, 0), 7) == ApplyResult::Skipped); // no x
+  CHECK(ns.apply(make_mkdir_entry("x", 0755, 0, 0), 8) == ApplyResult::CreatedDir);
+  CHECK(ns.apply(make_mkdir_entry("x/.meta", 0755, 0, 0), 9) == ApplyResult::CreatedDir);
 }
 
 TEST_CASE("missing parents and files used as directories are skipped", "[namespace]") {

@@ -89,7 +89,7 @@ TEST_CASE("replay reports duplicates, skips and ignored entries and goes on", "[
   CHECK(rep.errors() == 4);
   CHECK(ns.get(*ns.resolve("d/f"))->size == 100);
   CHECK(ns.resolve("d/h"));
-  CHECK(ns.get(kLogIno)->mode == 0444); // client
+  CHECK(ns.get(kLogIno)->mode == 0400); // client
 }
 
 TEST_CASE("a damaged entry stops replay; fixing it lets replay continue", "[replay]") {
@@ -227,4 +227,54 @@ TEST_CASE("log_next_index drops the header's cache line and reads next_index", "
   ReplayReport rep = tiny.play(ns); // no header in the span: reported, nothing read
   CHECK(rep.damage);
   CHECK(ns.dir_count() == 0);
+}
+
+TEST_CASE("damage is re-evaluated when the header stops counting the bad slot (issue 8 defect 6)",
+          "[replay]") {
+  TestFs fs;
+  fs.mkdir("a");
+  fs.mkdir("b");
+  Namespace ns(fs.geo, true);
+  Replayer r(fs.cspan(), fs.geo, CacheOps{});
+  r.play(ns);
+  fs.set_next(3); // one past the last written entry: slot 2 holds zeros
+  ReplayReport bad = r.play(ns);
+  REQUIRE(bad.damage);
+  CHECK(bad.damage->index == 2);
+  CHECK(r.damaged());
+  fs.set_next(2); // restored, and nothing appended
+  ReplayReport whole = r.play(ns);
+  CHECK_FALSE(whole.damage);
+  CHECK_FALSE(r.damaged());
+  CHECK(r.played() == 2);
+  fs.mkdir("c"); // and the log goes on normally
+  CHECK(r.play(ns).new_dirs == 1);
+}
+
+TEST_CASE("a changed applied entry is found by the rolling re-check (issue 8 defect 12)",
+          "[replay]") {
+  TestFs fs;
+  for (int i = 0; i < 10; ++i) fs.mkdir("d" + std::to_string(i));
+  Namespace ns(fs.geo, true);
+  Replayer r(fs.cspan(), fs.geo, CacheOps{});
+  r.play(ns);
+  CHECK_FALSE(r.recheck_applied(10)); // a whole pass: nothing changed
+  std::vector<std::byte> saved(fs.dev.data() + omf::log_slot_offset(7),
+                               fs.dev.data() + omf::log_slot_offset(8));
+  fs.put(7, make_mkdir_entry("other", 0777, 0, 0)); // rewritten and re-sealed: CRC valid
+  std::optional<ReplayIssue> c;
+  for (int k = 0; k < 10 && !c; ++k) c = r.recheck_applied(1); // a few slots per poll
+  REQUIRE(c);
+  CHECK(c->index == 7);
+  CHECK(c->what.find("changed after it was applied") != std::string::npos);
+  CHECK(r.recheck_applied(1)); // sticky while the slot differs
+  CHECK(ns.resolve("d7"));     // the table keeps what was applied
+  std::memcpy(fs.dev.data() + omf::log_slot_offset(7), saved.data(), saved.size());
+  CHECK_FALSE(r.recheck_applied(0)); // restored: cleared
+  fs.dev.data()[omf::log_slot_offset(3) + 100] ^= std::byte{1}; // CRC now fails
+  c.reset();
+  for (int k = 0; k < 10 && !c; ++k) c = r.recheck_applied(1);
+  REQUIRE(c);
+  CHECK(c->index == 3);
+  CHECK(c->what.find("CRC mismatch") != std::string::npos);
 }

@@ -1,0 +1,61 @@
+// The daemon's control surface: the reports behind user.famfs.status and user.famfs.logplay
+// (docs/design.md lists their keys; the CLI and the tests read them), written through
+// nlohmann-json. No FUSE and no daemon state here: the daemon hands in the figures.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "meta/replay.hpp"
+
+namespace famfs::daemon {
+
+// The figures of user.famfs.status, as the daemon read them for one request.
+struct StatusFigures {
+  std::string role, device, mountpoint, fs_uuid, system_uuid;
+  uint64_t capacity_bytes = 0, free_bytes = 0, allocated_bytes = 0;
+  uint64_t entries_used = 0, entries_total = 0, files = 0, directories = 0;
+  int64_t last_replay_unix_ms = 0;
+  std::optional<int64_t> replay_lag_ms; // none observed yet
+  unsigned refresh_ms = 0;
+  std::optional<ReplayIssue> damage;
+  uint64_t skipped_entries = 0, collisions = 0;
+  bool read_only = false;
+  long pid = 0;
+  bool direct_io = false, direct_io_allow_mmap = false;
+  uint32_t kernel_proto_minor = 0;
+  uint64_t invalidations_unsent = 0, lookup_refs = 0, inodes_known_to_kernel = 0;
+};
+
+std::string status_json(const StatusFigures& f);
+
+// user.famfs.logplay: "replay now, then report". getxattr(2) callers ask twice (size, then
+// data): the replays between a size probe and the read that follows are reported together,
+// so the second call's report also counts what the first one applied.
+class LogplayReports {
+ public:
+  // How long a size probe keeps its replay for the read that follows.
+  static constexpr int64_t kProbeKeepMs = 2000;
+
+  // Held by the caller across its replay and the calls below (one logplay at a time).
+  std::unique_lock<std::mutex> lock() { return std::unique_lock(mu_); }
+
+  // Count one replay (caller holds lock()).
+  void add(const ReplayReport& fresh, int64_t now_ms);
+  // The report of what was counted (caller holds lock()); `damage`: the daemon's current one.
+  std::string text(uint64_t entries, const std::optional<ReplayIssue>& damage) const;
+  // The report was answered to a caller with a `caller_size` buffer: a probe (0) or a short
+  // buffer keeps the count for the next call; a full answer starts the next count afresh.
+  void answered(std::size_t caller_size, std::size_t report_size, int64_t now_ms);
+
+ private:
+  std::mutex mu_;
+  ReplayReport acc_;
+  bool pending_ = false;      // a probe was answered: the next call adds to acc_
+  int64_t pending_since_ = 0; // when that probe was answered
+};
+
+} // namespace famfs::daemon

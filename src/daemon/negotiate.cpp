@@ -1,0 +1,110 @@
+// INIT and the wire-level negotiation. libfuse 3.14 cannot express FUSE_DIRECT_IO_ALLOW_MMAP,
+// so the daemon reads /dev/fuse itself (fuse_session_custom_io): io_read notes what the
+// kernel's INIT offers, io_writev amends the INIT reply. Layouts: wire.hpp.
+#include "daemon/daemon.hpp"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/wire.hpp"
+
+namespace famfs::daemon {
+
+namespace {
+
+// The INIT reply is small (header + fuse_init_out): it is amended in a copy this big.
+constexpr std::size_t kInitReplyMax = 512;
+// Coarsest timestamps the kernel may assume (ns): famfs stores none.
+constexpr uint32_t kTimeGranularityNs = 1000000000;
+
+} // namespace
+
+void Daemon::op_init(struct fuse_conn_info* conn) {
+  kernel_minor_ = conn->proto_minor;
+  conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS | FUSE_CAP_ATOMIC_O_TRUNC |
+                  FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
+                  FUSE_CAP_WRITEBACK_CACHE);
+  if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  conn->max_write = kMaxIo;
+  conn->max_readahead = std::min<unsigned>(conn->max_readahead, kMaxIo);
+  conn->time_gran = kTimeGranularityNs;
+  // Direct I/O for file data needs FUSE_DIRECT_IO_ALLOW_MMAP (7.39) for shared mmap to work.
+  const bool dio = opt_.direct_io && kernel_minor_ >= wire::kMinorDirectIoAllowMmap &&
+                   kernel_offers_allow_mmap_;
+  use_direct_io_ = dio;
+  spdlog::info("FUSE protocol 7.{}: file data via {}{}", kernel_minor_,
+               dio ? "direct I/O (with DIRECT_IO_ALLOW_MMAP)" : "the page cache",
+               (!dio && opt_.direct_io) ? " (kernel cannot mmap direct-I/O files)" : "");
+}
+
+ssize_t Daemon::io_read(int fd, void* buf, size_t len) {
+  const ssize_t r = ::read(fd, buf, len);
+  if (r < ssize_t(sizeof(wire::InHeader) + wire::kInitInMinSize) || initialized_) return r;
+  wire::InHeader h;
+  std::memcpy(&h, buf, sizeof h);
+  if (h.opcode != wire::kOpInit) return r;
+  const int e = errno;
+  wire::InitIn in{};
+  std::memcpy(&in, static_cast<char*>(buf) + sizeof h,
+              std::min<size_t>(sizeof in, size_t(r) - sizeof h));
+  kernel_offers_allow_mmap_ = in.minor >= wire::kMinorDirectIoAllowMmap &&
+                              (in.flags & wire::kInitExt) &&
+                              (in.flags2 & wire::kFlags2DirectIoAllowMmap);
+  init_unique_ = h.unique;
+  errno = e;
+  return r;
+}
+
+ssize_t Daemon::io_writev(int fd, struct iovec* iov, int count) {
+  const uint64_t iu = init_unique_.load();
+  if (!iu || count < 1 || iov[0].iov_len < sizeof(wire::OutHeader))
+    return ::writev(fd, iov, count);
+  wire::OutHeader oh;
+  std::memcpy(&oh, iov[0].iov_base, sizeof oh);
+  if (oh.unique != iu) return ::writev(fd, iov, count);
+
+  // The reply to INIT.
+  init_unique_ = 0;
+  char buf[kInitReplyMax];
+  size_t total = 0;
+  bool fits = true;
+  for (int i = 0; i < count && fits; ++i) {
+    fits = total + iov[i].iov_len <= sizeof buf;
+    if (fits) {
+      std::memcpy(buf + total, iov[i].iov_base, iov[i].iov_len);
+      total += iov[i].iov_len;
+    }
+  }
+  ssize_t r;
+  if (fits) {
+    if (oh.error == 0 && use_direct_io_ &&
+        total >= sizeof(wire::OutHeader) + sizeof(wire::InitOut)) {
+      wire::InitOut io;
+      std::memcpy(&io, buf + sizeof oh, sizeof io);
+      io.flags |= wire::kInitExt;
+      io.flags2 |= wire::kFlags2DirectIoAllowMmap;
+      std::memcpy(buf + sizeof oh, &io, sizeof io);
+      allow_mmap_negotiated_ = true;
+    }
+    r = ::write(fd, buf, total);
+  } else {
+    r = ::writev(fd, iov, count);
+  }
+  const int e = errno;
+  if (oh.error == 0 && r >= 0) {
+    if (!use_direct_io_ || !allow_mmap_negotiated_) use_direct_io_ = false;
+    initialized_ = true;
+    mount_ready();
+  }
+  errno = e;
+  return r;
+}
+
+} // namespace famfs::daemon
