@@ -130,14 +130,14 @@ def test_corpus_is_large_enough():
     assert len(hi.CASES) >= 50
 
 
-# ---- known defects of issue 8: strict xfails (fixing one without updating this fails) -------
+# ---- defects of issue 8 these checks found (fixed; each test failed before its fix) ---------
+# defect 7 stays a strict xfail until libfamfs's fix lands: fixing it without updating this fails.
 
 def _defect_image(base, key):
     _, builder = hi.DEFECT_CASES[key]
     return _mount_case(base, key, builder)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 defect 8: log entries can create files in .meta")
 @pytest.mark.parametrize("key", ["defect8-file-under-meta", "defect8-dir-under-meta"])
 def test_defect8_entries_under_meta_skipped(base, key):
     image, client = _defect_image(base, key)
@@ -151,8 +151,6 @@ def test_defect8_entries_under_meta_skipped(base, key):
         fh.remove_image(image)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 defect 11: mount refuses a header the running "
-                   "daemon tolerates (next_seqnum != next_index, next_index past the log)")
 @pytest.mark.parametrize("key", ["defect11-next-seqnum-differs", "defect11-next-index-past-log"])
 def test_defect11_mount_tolerates_header_between_stores(base, key):
     image, client = _defect_image(base, key)
@@ -165,8 +163,6 @@ def test_defect11_mount_tolerates_header_between_stores(base, key):
         fh.remove_image(image)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 defect 5: the device shrinking under a mount "
-                   "kills the daemons with SIGBUS")
 def test_defect5_shrink_under_mount_daemons_survive(base):
     image = fh.make_image(prefix="famfs-hostile-shrink-")
     hi.build_case(base, image, lambda img: None)
