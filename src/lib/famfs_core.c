@@ -3,6 +3,7 @@
  * No malloc: the table and the bitmaps live in anonymous mappings made with fc_sys. */
 #define _GNU_SOURCE
 #include "famfs_core.h"
+#include "proto/fmap_rule.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -103,8 +104,10 @@ int fc_parse_fmap(const char *text, size_t len, struct fc_map *m) {
     if (m->off[i] + m->len[i] < m->off[i]) return -EINVAL;
   }
   if (m->kind == FC_INTERLEAVE) {
+    /* equal strips; a length that is not a multiple of the chunk is fine (a partial last
+     * stripe, src/proto/fmap_rule.h) */
     for (unsigned i = 0; i < m->n; i++)
-      if (m->len[i] != m->len[0] || m->len[i] % m->chunk) return -EINVAL;
+      if (m->len[i] != m->len[0]) return -EINVAL;
   }
   /* trailing blank lines are fine, anything else is not */
   while (c.p < c.end) {
@@ -114,9 +117,17 @@ int fc_parse_fmap(const char *text, size_t len, struct fc_map *m) {
   return 0;
 }
 
+static uint64_t min_strip_len(const struct fc_map *m) {
+  uint64_t l = m->n ? m->len[0] : 0;
+  for (unsigned i = 1; i < m->n; i++)
+    if (m->len[i] < l) l = m->len[i];
+  return l;
+}
+
 uint64_t fc_capacity(const struct fc_map *m) {
+  if (m->kind == FC_INTERLEAVE) return famfs_interleave_capacity(min_strip_len(m), m->chunk, m->n);
   uint64_t t = 0;
-  for (unsigned i = 0; i < m->n; i++) t += m->len[i];
+  for (unsigned i = 0; i < m->n; i++) t = famfs_rule_sat_add(t, m->len[i]);
   return t;
 }
 
@@ -133,13 +144,11 @@ int fc_resolve(const struct fc_map *m, uint64_t off, uint64_t *dev, uint64_t *ru
     }
     return -ENXIO;
   }
-  if (m->kind == FC_INTERLEAVE && m->n) {
-    uint64_t chunk_num = off / m->chunk, chunk_off = off % m->chunk;
-    uint64_t stripe_num = chunk_num / m->n, strip_num = chunk_num % m->n;
-    uint64_t strip_off = stripe_num * m->chunk + chunk_off;
-    if (strip_off >= m->len[strip_num]) return -ENXIO;
-    *dev = m->off[strip_num] + strip_off;
-    *run = m->chunk - chunk_off;
+  if (m->kind == FC_INTERLEAVE) {
+    uint64_t strip, strip_off;
+    if (famfs_interleave_locate(off, min_strip_len(m), m->chunk, m->n, &strip, &strip_off, run))
+      return -ENXIO;
+    *dev = m->off[strip] + strip_off;
     return 0;
   }
   return -ENXIO;

@@ -43,7 +43,7 @@ struct fc_sys {
 FC_HIDDEN int fc_parse_fmap(const char *text, size_t len, struct fc_map *m);
 /* File offset -> device offset and contiguous bytes from there. 0 or -ENXIO. */
 FC_HIDDEN int fc_resolve(const struct fc_map *m, uint64_t off, uint64_t *dev, uint64_t *run);
-/* Bytes the map can address (sum of extents, or nstrips * strip length). */
+/* Bytes the map can address from offset 0 (sum of extents; interleave: src/proto/fmap_rule.h). */
 FC_HIDDEN uint64_t fc_capacity(const struct fc_map *m);
 
 /* A mapping made by fc_map_range. */
