@@ -158,9 +158,12 @@ enum fc_check {
 FC_HIDDEN struct fc_fdent *fc_fd_get(const struct fc_sys *sys, int fd, int write,
                                      enum fc_check check);
 FC_HIDDEN void fc_fd_put(struct fc_fdent *e);
-FC_HIDDEN const struct fc_file *fc_fd_file(struct fc_fdent *e);
 /* The same for every fd of one file (st_dev, st_ino): for per-file locks. */
 FC_HIDDEN uint64_t fc_fd_key(struct fc_fdent *e);
+/* fc_file_readv/fc_file_writev on the entry's file (page tables filled granule by granule on
+ * first use; small writes recorded for write-back). */
+FC_HIDDEN ssize_t fc_fd_readv(struct fc_fdent *e, const struct iovec *iov, int cnt,
+                              uint64_t off);
 FC_HIDDEN ssize_t fc_fd_writev(struct fc_fdent *e, const struct iovec *iov, int cnt,
                                uint64_t off);
 /* The fd is being closed (or replaced by dup2/dup3): write back its dirty range, unmap, and

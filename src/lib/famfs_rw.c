@@ -162,6 +162,8 @@ struct fc_fdent {
   ino_t ino;
   struct fc_file f;
   uint64_t dirty_lo, dirty_hi; /* small writes not yet written back (atomic) */
+  uint8_t *populated; /* one bit per granule of f: page tables filled (see populate) */
+  size_t populated_len;
 };
 
 #define FDS_PER_BLOCK 1024u
@@ -233,6 +235,18 @@ static int fill(const struct fc_sys *sys, int fd, struct fc_fdent *e) {
   }
   rc = fc_map_whole(sys, &m, dfd, writable, &e->f);
   close(dfd);
+  if (rc == 0) {
+    size_t ngran = (e->f.maplen + FC_GRANULE - 1) / FC_GRANULE;
+    e->populated_len = ((ngran + 7) / 8 + 4095) & ~(size_t)4095;
+    void *p = sys->mmap(NULL, e->populated_len, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      fc_file_unmap(sys, &e->f);
+      rc = -ENOMEM;
+    } else {
+      e->populated = p;
+    }
+  }
   if (rc) {
     note(fd, "mapping the device failed: read/write through the mount", dev);
     return E_PASS;
@@ -251,6 +265,8 @@ static void teardown(const struct fc_sys *sys, struct fc_fdent *e) {
   while (__atomic_load_n(&e->users, __ATOMIC_SEQ_CST) != 0) sched_yield();
   if (e->f.writable) fc_file_flush_dirty(&e->f, &e->dirty_lo, &e->dirty_hi);
   fc_file_unmap(sys, &e->f);
+  if (e->populated) sys->munmap(e->populated, e->populated_len);
+  e->populated = NULL;
 }
 
 static void forget_entry(const struct fc_sys *sys, struct fc_fdent *e) {
@@ -339,13 +355,48 @@ struct fc_fdent *fc_fd_get(const struct fc_sys *sys, int fd, int write, enum fc_
 
 void fc_fd_put(struct fc_fdent *e) { __atomic_sub_fetch(&e->users, 1, __ATOMIC_SEQ_CST); }
 
-const struct fc_file *fc_fd_file(struct fc_fdent *e) { return &e->f; }
-
 uint64_t fc_fd_key(struct fc_fdent *e) {
   return (uint64_t)e->ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)e->dev;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* The mapping is fresh for each fd, and a first touch of each page costs a fault (4 KiB pages
+ * on image files: a 1 MiB copy takes 256; device-DAX maps 2 MiB per fault). A large call
+ * fills the page tables of each 2 MiB granule it is the first to touch in one madvise
+ * (Linux >= 5.14; where that fails the faults do the same work). Small calls take their
+ * one or two faults: filling a whole granule for one 4 KiB access costs more than it saves
+ * (measured: random 4 KiB writes 80x slower with it). */
+static void populate(struct fc_fdent *e, uint64_t off, size_t n) {
+  if (n < FC_STREAM_MIN || off >= e->f.size) return;
+  uint64_t end = off + n < e->f.size ? off + n : e->f.size;
+  for (uint64_t g = off / FC_GRANULE; g <= (end - 1) / FC_GRANULE; g++) {
+    uint8_t bit = (uint8_t)(1u << (g % 8));
+    if (__atomic_load_n(&e->populated[g / 8], __ATOMIC_RELAXED) & bit) continue;
+    size_t len = FC_GRANULE;
+    if (g * FC_GRANULE + len > e->f.maplen) len = e->f.maplen - g * FC_GRANULE;
+    madvise(e->f.base + g * FC_GRANULE, len,
+            e->f.writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+    __atomic_fetch_or(&e->populated[g / 8], bit, __ATOMIC_RELAXED);
+  }
+}
+
+static size_t span(const struct iovec *iov, int cnt) {
+  size_t t = 0;
+  for (int i = 0; i < cnt; i++) t += iov[i].iov_len < FC_MAX_RW - t ? iov[i].iov_len : FC_MAX_RW - t;
+  return t;
+}
+
+ssize_t fc_fd_readv(struct fc_fdent *e, const struct iovec *iov, int cnt, uint64_t off) {
+  populate(e, off, span(iov, cnt));
+  return fc_file_readv(&e->f, iov, cnt, off);
+}
+
 ssize_t fc_fd_writev(struct fc_fdent *e, const struct iovec *iov, int cnt, uint64_t off) {
+  if (e->f.writable) populate(e, off, span(iov, cnt));
   return fc_file_writev(&e->f, iov, cnt, off, &e->dirty_lo, &e->dirty_hi);
 }
 

@@ -312,7 +312,7 @@ ssize_t famfs_pread(int fd, void *buf, size_t count, uint64_t offset) {
     return r < 0 ? fail(-errno) : r;
   }
   struct iovec v = {buf, count};
-  ssize_t r = fc_file_readv(fc_fd_file(e), &v, 1, offset);
+  ssize_t r = fc_fd_readv(e, &v, 1, offset);
   fc_fd_put(e);
   return r < 0 ? fail((int)r) : r;
 }

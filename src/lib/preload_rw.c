@@ -133,7 +133,7 @@ static ssize_t served_pv(int fd, const struct iovec *v, int c, off_t off, int wr
   ssize_t r;
   if (off < 0 || c < 0 || c > IOV_MAX) r = -EINVAL;
   else if (write) r = fc_fd_writev(e, v, c, (uint64_t)off);
-  else r = fc_file_readv(fc_fd_file(e), v, c, (uint64_t)off);
+  else r = fc_fd_readv(e, v, c, (uint64_t)off);
   fc_fd_put(e);
   return ret(r);
 }
@@ -164,14 +164,13 @@ static ssize_t served_v(int fd, const struct iovec *v, int c, int write) {
     fc_fd_put(e);
     return ret(-EINVAL);
   }
-  const struct fc_file *f = fc_fd_file(e);
   pthread_mutex_t *lk = &off_lock[fc_fd_key(e) % OFF_LOCKS];
   pthread_mutex_lock(lk);
   ssize_t r;
   off_t pos = lseek(fd, 0, SEEK_CUR);
   if (pos < 0) r = -errno;
   else if (write) r = fc_fd_writev(e, v, c, (uint64_t)pos);
-  else r = fc_file_readv(f, v, c, (uint64_t)pos);
+  else r = fc_fd_readv(e, v, c, (uint64_t)pos);
   if (r > 0 && lseek(fd, pos + r, SEEK_SET) < 0) r = -errno;
   pthread_mutex_unlock(lk);
   fc_fd_put(e);

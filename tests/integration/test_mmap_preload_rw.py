@@ -25,7 +25,7 @@ INTERLEAVED_SIZE = 10 * MiB + 12345    # 3 strips, 2 MiB chunks
 SERVED = "read/write served from the device"
 
 
-def run(scenario, path, other=None, preload=True, env=None):
+def run(scenario, path, other=None, preload=True, env=None, user=None):
     e = dict(os.environ)
     e.pop("LD_PRELOAD", None)
     if preload:
@@ -34,6 +34,9 @@ def run(scenario, path, other=None, preload=True, env=None):
     if env:
         e.update(env)
     argv = [sys.executable, SCENARIO, scenario, path] + ([other] if other else [])
+    if user:
+        argv = ["runuser", "-u", user, "--", "env"] + [
+            "%s=%s" % (k, e[k]) for k in ("LD_PRELOAD", "FAMFS_PRELOAD_DEBUG") if k in e] + argv
     p = subprocess.run(argv, capture_output=True, text=True, env=e, timeout=120)
     assert p.returncode == 0, p.stderr
     return [json.loads(ln) for ln in p.stdout.splitlines()], p.stderr
@@ -232,3 +235,31 @@ def test_libfamfs_pread_pwrite(master, client, files, tmp_path):
         assert lib.famfs_pread(fd, buf, 100, 0) == 10 and buf.raw[:10] == b"Plain file"
     finally:
         os.close(fd)
+
+
+@pytest.fixture
+def shared_master(image):
+    """A master mounted with allow_other, so another user can reach the mount."""
+    h = fh.Host("master")
+    try:
+        h.mkfs(image)
+        h.mpt = h.mount(image, None, "--allow-other")
+        h.image = image
+        yield h
+    finally:
+        for m in list(h.mounts):
+            fh.cleanup_mount(m)
+
+
+def test_nonroot_without_device_access_reads_through_the_mount(shared_master):
+    """A caller who may not open the device: the preload leaves its fds to FUSE (same
+    results), one debug line says why."""
+    h = shared_master
+    path = create_file(h, "pub.dat", 4 * MiB, seed=99, mode=0o644)
+    assert os.stat(h.image).st_mode & 0o006 == 0
+    before = fuse_requests(h.mpt)
+    out, err = run("count", path, preload=True, user="nobody")
+    assert out == [["done", 2000]]
+    assert fuse_requests(h.mpt) - before >= 2000
+    assert "cannot open the device" in err and h.image in err, err
+    assert "served from the device" not in err
