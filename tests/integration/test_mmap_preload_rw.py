@@ -134,6 +134,19 @@ def test_preload_rw_fd_reuse_and_other_files(files, tmp_path):
         os.unlink(other)
 
 
+def test_preload_sendfile_copy_file_range_pass_through(files):
+    path, seed, size = files["simple"]
+    fd, other = tempfile.mkstemp(prefix="famfs-rw-out-", dir="/dev/shm")
+    os.close(fd)
+    try:
+        pre, _ = compare("passthrough", path, seed, size, other)
+        d = dict((k, v) for k, v in pre)
+        assert d["sendfile"] == 10000 and d["copied"][0] == 15000, d
+        # FUSE to tmpfs: the kernel's answer (EXDEV here), the same with the preload
+    finally:
+        os.unlink(other)
+
+
 def fuse_requests(mpt):
     """Read syscalls of the daemon (each FUSE request is one read of /dev/fuse)."""
     n = 0

@@ -235,6 +235,26 @@ def nonfamfs(path, _):
     os.close(w)
 
 
+def passthrough(path, other):
+    """sendfile and copy_file_range go to the kernel: they see a store made just before
+    through write(), and keep the offsets as the kernel does."""
+    fd = os.open(path, os.O_RDWR)
+    out = os.open(other, os.O_RDWR | os.O_TRUNC)
+    call("pwrite", os.pwrite, fd, b"S" * 3000, 100)
+    call("sendfile", os.sendfile, out, fd, 50, 10000)
+    pos(fd)
+    os.lseek(fd, 7, os.SEEK_SET)
+    call("sendfile at offset", os.sendfile, out, fd, None, 5000)
+    pos(fd)
+    call("copy_file_range", os.copy_file_range, fd, out, 4096, 0, 2000)
+    pos(fd)
+    call("read after", os.read, fd, 100)
+    os.lseek(out, 0, os.SEEK_SET)
+    call("copied", os.read, out, 1 << 20)
+    os.close(out)
+    os.close(fd)
+
+
 def count(path, _):
     """2000 small preads (the test counts the daemon's FUSE requests around this)."""
     fd = os.open(path, os.O_RDONLY)
@@ -253,7 +273,7 @@ def store(path, _):
 
 
 SCENARIOS = {"basic": basic, "dup_fork": dup_fork, "threads": threads, "modes": modes,
-             "reuse": reuse, "nonfamfs": nonfamfs, "count": count, "store": store}
+             "reuse": reuse, "nonfamfs": nonfamfs, "passthrough": passthrough, "count": count, "store": store}
 
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]](sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
