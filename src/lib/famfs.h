@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 #define FAMFS_LIB_VERSION_MAJOR 1
-#define FAMFS_LIB_VERSION_MINOR 0
+#define FAMFS_LIB_VERSION_MINOR 1 /* 1.1: famfs_pread, famfs_pwrite */
 
 /* famfs-specific error codes (negative, outside the errno range). */
 #define FAMFS_ENOTFAMFS   (-4001) /* not a file on a famfs mount (no user.famfs.fmap) */
@@ -89,7 +89,7 @@ struct famfs_map {
   struct famfs_extent *extents; /* nextents entries */
 };
 
-/* Version string of the library, e.g. "1.0 (famfs 0.1.0)". */
+/* Version string of the library, e.g. "1.1 (famfs 0.1.0)". */
 FAMFS_API const char *famfs_version(void);
 
 /* Is fd a file on a famfs mount? 1 yes, 0 no, negative code on error. */

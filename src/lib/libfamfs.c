@@ -39,8 +39,12 @@ static int fail(int code) {
   return code;
 }
 
+#define FAMFS_STR2(x) #x
+#define FAMFS_STR(x) FAMFS_STR2(x)
+
 const char *famfs_version(void) {
-  return "1.0 (famfs " FAMFS_PROJECT_VERSION ")";
+  return FAMFS_STR(FAMFS_LIB_VERSION_MAJOR) "." FAMFS_STR(FAMFS_LIB_VERSION_MINOR)
+      " (famfs " FAMFS_PROJECT_VERSION ")";
 }
 
 const char *famfs_last_error(void) { return last_err; }
