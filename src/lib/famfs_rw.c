@@ -24,17 +24,14 @@
 #include <cpuid.h>
 #include <emmintrin.h>
 
-static int have_clflushopt(void) {
-  static int cached = -1; /* cpuid once; a benign race (every thread computes the same) */
-  int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-  if (v < 0) {
-    unsigned a, b, c, d;
-    v = 0;
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) v = (b >> 23) & 1;
-    __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-  }
-  return v;
+static int clflushopt_ok; /* CPUID.7.0:EBX bit 23, read once at load */
+
+__attribute__((constructor)) static void cpu_init(void) {
+  unsigned a, b, c, d;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) clflushopt_ok = (b >> 23) & 1;
 }
+
+static int have_clflushopt(void) { return clflushopt_ok; }
 
 void fc_flush_range(const void *addr, size_t len) {
   const size_t line = 64;
