@@ -12,6 +12,8 @@ run() { # run NAME CMD...: count one suite
   if "${@:2}"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1"; fi
 }
 run "meson test (unit, integration, vm)" meson test -C build --print-errorlogs --num-processes 2
+# libFuzzer targets (clang build in build-fuzz), FAMFS_FUZZ_SECONDS each (default 60).
+run "fuzz (libFuzzer)" env FAMFS_BUILD_DIR="$PWD/build" tests/fuzz/run.sh
 scripts/build.sh build-asan -Dsanitize=true -Db_lundef=false -Dbuildtype=debug || exit 1
 run "unit under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --suite unit --print-errorlogs

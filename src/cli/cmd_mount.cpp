@@ -25,9 +25,9 @@
 #include "dax/cache.hpp"
 #include "dax/device.hpp"
 #include "dax/identity.hpp"
-#include "cli/json_read.hpp"
 #include "dax/mapping.hpp"
 #include "dax/mounts.hpp"
+#include "master/reports.hpp"
 #include "meta/error.hpp"
 #include "meta/namespace.hpp"
 #include "meta/replay.hpp"
@@ -40,18 +40,6 @@ namespace famfs::cli {
 namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-std::string lexical_absolute(const std::string& p) {
-  char buf[PATH_MAX];
-  if (::realpath(p.c_str(), buf)) return buf;
-  std::string a = p;
-  if (a.empty() || a[0] != '/') {
-    char cwd[PATH_MAX];
-    if (::getcwd(cwd, sizeof cwd)) a = std::string(cwd) + "/" + a;
-  }
-  while (a.size() > 1 && a.back() == '/') a.pop_back();
-  return a;
-}
 
 std::optional<dax::MountEntry> famfs_mount_at(const std::string& abs) {
   for (auto& m : dax::famfs_mounts())
@@ -140,8 +128,8 @@ int run_mount(const MountOpts& o) {
   if (!o.shadow.empty())
     print_warning(prog, "-S/--shadow ignored: famfs-fused keeps its namespace in memory");
 
-  std::string dev = lexical_absolute(o.device);
-  std::string mpt = lexical_absolute(o.mpt);
+  std::string dev = dax::resolve_path(o.device);
+  std::string mpt = dax::resolve_path(o.mpt);
   if (o.remount) {
     if (auto m = famfs_mount_at(mpt); m && m->device == dev) {
       int err = 0;
@@ -164,7 +152,7 @@ int run_mount(const MountOpts& o) {
   if (!o.cache.empty()) opts.push_back("cache=" + o.cache);
   if (o.read_only) opts.push_back("ro");
   if (o.allow_other) opts.push_back("allow_other");
-  if (!o.log_file.empty()) opts.push_back("log_file=" + lexical_absolute(o.log_file));
+  if (!o.log_file.empty()) opts.push_back("log_file=" + dax::resolve_path(o.log_file));
   if (o.threads) opts.push_back("threads=" + std::to_string(*o.threads));
   if (o.nodirect) opts.push_back("nodirect");
 
@@ -244,7 +232,7 @@ int run_mount(const MountOpts& o) {
 
 int run_umount(const std::string& target, bool lazy, bool verbose) {
   const char* prog = "famfs umount";
-  std::string mpt = lexical_absolute(target);
+  std::string mpt = dax::resolve_path(target);
   auto m = famfs_mount_at(mpt);
   if (!m) {
     print_error(prog, mpt + " is not a famfs mount point (see /proc/mounts)");
@@ -253,7 +241,7 @@ int run_umount(const std::string& target, bool lazy, bool verbose) {
   pid_t pid = 0;
   int err = 0;
   if (auto s = get_xattr(mpt, FAMFS_XATTR_STATUS, &err)) {
-    if (auto j = json_parse(*s)) pid = pid_t(j->u64("pid"));
+    if (auto j = famfs::master::JsonReport::parse(*s)) pid = pid_t(j->u64("pid"));
   }
   bool detached = false;
   if (::umount2(mpt.c_str(), 0) != 0) {
@@ -333,7 +321,7 @@ int logplay_dryrun(const std::string& mpt, const std::string& device, bool verbo
 
 int run_logplay(const std::string& target, bool dryrun, bool verbose, bool client) {
   const char* prog = "famfs logplay";
-  std::string mpt = lexical_absolute(target);
+  std::string mpt = dax::resolve_path(target);
   auto m = famfs_mount_at(mpt);
   if (!m) {
     print_error(prog, mpt + " is not a famfs mount point");
@@ -354,34 +342,30 @@ int run_logplay(const std::string& target, bool dryrun, bool verbose, bool clien
     print_error(prog, mpt + ": cannot read user.famfs.logplay: " + std::strerror(err));
     return 1;
   }
-  auto j = json_parse(*rep);
-  if (!j || j->type != JsonValue::Type::Object) {
+  auto j = famfs::master::parse_logplay_report(*rep);
+  if (!j) {
     print_error(prog, "unexpected report from famfs-fused: " + *rep);
     return 1;
   }
   std::printf("famfs_logplay: %llu log entries; %llu new files; %llu new directories\n",
-              static_cast<unsigned long long>(j->u64("entries")),
-              static_cast<unsigned long long>(j->u64("new_files")),
-              static_cast<unsigned long long>(j->u64("new_dirs")));
-  if (verbose && j->u64("existed"))
+              static_cast<unsigned long long>(j->entries.value_or(0)),
+              static_cast<unsigned long long>(j->new_files),
+              static_cast<unsigned long long>(j->new_dirs));
+  if (verbose && j->existed)
     std::printf("famfs_logplay: %llu entries named existing objects (first one wins)\n",
-                static_cast<unsigned long long>(j->u64("existed")));
+                static_cast<unsigned long long>(j->existed));
   int errors = 0;
-  if (const JsonValue* sk = j->get("skipped"); sk && sk->type == JsonValue::Type::Array) {
-    for (const JsonValue& s : sk->array) {
-      const JsonValue* w = s.get("what");
-      std::printf("famfs_logplay: skipped entry %llu: %s\n",
-                  static_cast<unsigned long long>(s.u64("index")), w ? w->text.c_str() : "?");
-      ++errors;
-    }
+  for (const auto& s : j->skipped) {
+    std::printf("famfs_logplay: skipped entry %llu: %s\n",
+                static_cast<unsigned long long>(s.index.value_or(0)), s.what.value_or("?").c_str());
+    ++errors;
   }
-  const JsonValue* dmg = j->get("damaged");
-  if (dmg && dmg->type == JsonValue::Type::Bool && dmg->boolean) {
-    const JsonValue* why = j->get("damage_reason");
+  if (j->damaged) {
+    const auto& why = j->damage_reason;
     std::printf("famfs_logplay: log damaged at entry %llu%s%s (entries after it are not "
                 "played; run famfs fsck)\n",
-                static_cast<unsigned long long>(j->u64("damage_index")), why ? ": " : "",
-                why ? why->text.c_str() : "");
+                static_cast<unsigned long long>(j->damage_index), why ? ": " : "",
+                why ? why->c_str() : "");
     ++errors;
   }
   return errors;

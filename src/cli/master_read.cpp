@@ -1,6 +1,6 @@
 // Read-side commands that work on every host (master or client): verify, getmap, chkread,
 // flush, status. They read through the mount (and the daemon's user.famfs.* xattrs), never
-// the log lock.
+// the writer lock.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -20,145 +20,48 @@
 #include "cli/master_ops.hpp"
 #include "cli/util.hpp"
 #include "dax/cache.hpp"
+#include "dax/device.hpp"
+#include "dax/mapping.hpp"
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
+#include "master/copy_engine.hpp"
+#include "master/paths.hpp"
+#include "master/reports.hpp"
+#include "master/verify.hpp"
+#include "meta/error.hpp"
 #include "meta/log.hpp"
-#include "meta/random_fill.hpp"
+#include "meta/superblock.hpp"
+#include "proto/fmap_text.hpp"
+#include "proto/unique_fd.hpp"
 #include "proto/xattr.h"
 
 namespace famfs::cli::master {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// The user.famfs.fmap xattr (docs/design.md)
-struct XFmap {
-  uint64_t size = 0;
-  Fmap fmap;
-};
+using XFmap = famfs::proto::FmapText;
+namespace fm = famfs::master;
 
 std::optional<XFmap> parse_xfmap(const std::string& text, std::string* why) {
-  XFmap x;
-  std::vector<std::string> lines;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    std::string l = text.substr(pos, e - pos);
-    if (!l.empty() && l.back() == '\r') l.pop_back();
-    if (!l.empty()) lines.push_back(l);
-    pos = e + 1;
-  }
-  auto fail = [&](const std::string& w) -> std::optional<XFmap> {
-    if (why) *why = w;
-    return std::nullopt;
-  };
-  if (lines.size() < 3 || lines[0].rfind("famfs-fmap", 0) != 0) return fail("not a famfs-fmap text");
-  char kind[32] = {0};
-  unsigned long long a = 0, b = 0;
-  if (std::sscanf(lines[1].c_str(), "size %lli", &a) != 1) return fail("no size line");
-  x.size = a;
-  int n = std::sscanf(lines[2].c_str(), "%31s %lli %lli", kind, &a, &b);
-  size_t count = 0;
-  if (n >= 2 && !std::strcmp(kind, "simple")) {
-    x.fmap.kind = Fmap::Kind::Simple;
-    count = size_t(a);
-  } else if (n == 3 && !std::strcmp(kind, "interleave")) {
-    x.fmap.kind = Fmap::Kind::Interleave;
-    count = size_t(a);
-    x.fmap.chunk_size = b;
-  } else {
-    return fail("bad extent header '" + lines[2] + "'");
-  }
-  if (count > 64 || lines.size() < 3 + count) return fail("extent lines missing");
-  for (size_t i = 0; i < count; ++i) {
-    if (std::sscanf(lines[3 + i].c_str(), "%lli %lli", &a, &b) != 2)
-      return fail("bad extent line '" + lines[3 + i] + "'");
-    x.fmap.extents.push_back({a, b});
-  }
-  return x;
+  return famfs::proto::parse_fmap_text(text, why);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Streaming comparison against the B§8.5 pattern.
-struct Verifier {
-  RandomStream rs;
-  explicit Verifier(uint64_t seed) : rs(seed) {}
-  // Compare `n` bytes of the file starting at word-aligned offset `base`; the first mismatch's
-  // word-aligned file offset, if any.
-  std::optional<uint64_t> check(const unsigned char* p, size_t n, uint64_t base) {
-    size_t words = n / 4;
-    for (size_t w = 0; w < words; ++w) {
-      uint32_t want = uint32_t(rs.next());
-      uint32_t have;
-      std::memcpy(&have, p + 4 * w, 4);
-      if (have != want) return base + 4 * w;
-    }
-    if (size_t rem = n % 4) {
-      uint32_t want = uint32_t(rs.next());
-      if (std::memcmp(p + 4 * words, &want, rem) != 0) return base + 4 * words;
-    }
-    return std::nullopt;
-  }
-};
-
 int verify_one(const std::string& file, uint64_t seed, bool quiet, std::mutex& out) {
-  if (seed == 0) {
-    std::lock_guard<std::mutex> g(out);
-    print_error("famfs verify", "no seed for " + quote(file) +
-                                    ": give the seed the file was created with (-S SEED, not 0)");
-    return 1;
-  }
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    std::lock_guard<std::mutex> g(out);
-    print_error("famfs verify", "cannot open " + quote(file) + ": " + errno_text(e));
-    return 1;
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    std::lock_guard<std::mutex> g(out);
-    print_error("famfs verify", quote(file) + " is not a regular file");
-    return 1;
-  }
-  uint64_t size = uint64_t(st.st_size);
-  const size_t kBuf = 8u << 20;
-  std::vector<unsigned char> buf(kBuf);
-  Verifier v(seed);
-  uint64_t off = 0;
-  while (off < size) {
-    size_t want = size_t(std::min<uint64_t>(kBuf, size - off));
-    size_t got = 0;
-    while (got < want) {
-      ssize_t r = ::pread(fd, buf.data() + got, want - got, off_t(off + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        int e = r < 0 ? errno : EIO;
-        std::lock_guard<std::mutex> g(out);
-        print_error("famfs verify", "reading " + quote(file) + " at offset " +
-                                        std::to_string(off + got) + ": " +
-                                        (r < 0 ? errno_text(e) : std::string("unexpected end of file")));
-        return 1;
-      }
-      got += size_t(r);
-    }
-    if (auto bad = v.check(buf.data(), want, off)) {
-      std::lock_guard<std::mutex> g(out);
-      std::fprintf(stderr, "Verify fail: %s at offset %llu of %llu bytes\n", file.c_str(),
-                   (unsigned long long)*bad, (unsigned long long)size);
+  fm::VerifyResult r = fm::verify_file(file, seed);
+  std::lock_guard<std::mutex> g(out);
+  switch (r.status) {
+    case fm::VerifyResult::Status::Error:
+      print_error("famfs verify", r.message);
       return 1;
-    }
-    off += want;
+    case fm::VerifyResult::Status::Mismatch:
+      std::fprintf(stderr, "Verify fail: %s at offset %llu of %llu bytes\n", file.c_str(),
+                   (unsigned long long)r.offset, (unsigned long long)r.size);
+      return 1;
+    case fm::VerifyResult::Status::Ok:
+      break;
   }
-  if (!quiet) {
-    std::lock_guard<std::mutex> g(out);
-    std::printf("Success: verified %llu bytes in file %s\n", (unsigned long long)size, file.c_str());
-  }
+  if (!quiet)
+    std::printf("Success: verified %llu bytes in file %s\n", (unsigned long long)r.size, file.c_str());
   return 0;
 }
 
@@ -187,7 +90,7 @@ int run_verify(const VerifyOpts& o) {
     long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = parse_threads_arg(o.threads, ncpu > 0 ? unsigned(ncpu) : 4);
     std::atomic<uint64_t> errs{0};
-    parallel_for(items.size(), threads, [&](size_t i) {
+    fm::parallel_for(items.size(), threads, [&](size_t i) {
       if (verify_one(items[i].first, items[i].second, o.quiet, out)) errs.fetch_add(1);
     });
     std::printf("Verify complete for %zu files with %llu errs\n", items.size(),
@@ -201,6 +104,68 @@ int run_verify(const VerifyOpts& o) {
 
 // =============================================================================================
 // getmap: upstream's output and exit codes (spec B§8.4), from the user.famfs.fmap xattr.
+namespace {
+
+void print_fmap(const std::string& f, const XFmap& x) {
+  std::printf("File:     %s\n", f.c_str());
+  std::printf("\tsize:    %llu\n", (unsigned long long)x.size);
+  if (x.fmap.kind == Fmap::Kind::Simple) {
+    std::printf("\textents: %zu\n", x.fmap.extents.size());
+  } else {
+    std::printf("\textents: 1\n");
+    std::printf("Interleave_Param chunk_size: %llu\n", (unsigned long long)x.fmap.chunk_size);
+    std::printf("Interleaved extent has %zu strips:\n", x.fmap.extents.size());
+  }
+  for (const auto& e : x.fmap.extents)
+    std::printf("\t\t%llx\t%llu\n", (unsigned long long)e.offset, (unsigned long long)e.len);
+}
+
+// One file of getmap; its exit code (as upstream).
+int getmap_one(const std::string& f, bool quiet) {
+  struct stat st{};
+  if (::stat(f.c_str(), &st) != 0) {
+    if (!quiet)
+      std::fprintf(stderr, "famfs getmap: %s: no such file (%s)\n", f.c_str(), errno_text(errno).c_str());
+    return EBADF; // 9, as upstream
+  }
+  if (!S_ISREG(st.st_mode)) {
+    if (!quiet) std::fprintf(stderr, "famfs getmap: %s is not a regular file\n", f.c_str());
+    return EISDIR; // 21
+  }
+  auto mount = dax::famfs_mount_containing(f);
+  if (mount) {
+    try {
+      fm::check_trusted_mount(mount->mountpoint, mount->options, ::geteuid());
+    } catch (const Error& e) {
+      if (!quiet) print_error("famfs getmap", e.what());
+      return 1;
+    }
+  }
+  int err = 0;
+  auto text = get_xattr(f, FAMFS_XATTR_FMAP, &err);
+  if (!text) {
+    if (!mount) {
+      if (!quiet) std::fprintf(stderr, "famfs getmap: file (%s) not in famfs\n", f.c_str());
+      return 1;
+    }
+    if (!quiet) std::printf("famfs_getmap: file (%s) is famfs, but has no map\n", f.c_str());
+    return 2;
+  }
+  std::string why;
+  auto x = parse_xfmap(*text, &why);
+  if (!x) {
+    if (!quiet)
+      std::printf("famfs_getmap: file (%s) is famfs, but its map is unreadable (%s)\n", f.c_str(),
+                  why.c_str());
+    return 2;
+  }
+  if (!quiet) print_fmap(f, *x);
+  std::printf("famfs_getmap: good file %s\n", f.c_str());
+  return 0;
+}
+
+} // namespace
+
 int run_getmap(const GetmapOpts& o) {
   if (o.files.empty()) {
     print_error("famfs getmap", "no file given: famfs getmap [-q] [-c] FILE...");
@@ -208,56 +173,7 @@ int run_getmap(const GetmapOpts& o) {
   }
   int first_rc = 0;
   for (const auto& f : o.files) {
-    int rc = 0;
-    struct stat st{};
-    if (::stat(f.c_str(), &st) != 0) {
-      if (!o.quiet)
-        std::fprintf(stderr, "famfs getmap: %s: no such file (%s)\n", f.c_str(), errno_text(errno).c_str());
-      rc = EBADF; // 9, as upstream
-    } else if (!S_ISREG(st.st_mode)) {
-      if (!o.quiet) std::fprintf(stderr, "famfs getmap: %s is not a regular file\n", f.c_str());
-      rc = EISDIR; // 21
-    } else {
-      int err = 0;
-      auto text = get_xattr(f, FAMFS_XATTR_FMAP, &err);
-      if (!text) {
-        bool in_famfs = dax::famfs_mount_containing(f).has_value();
-        if (!in_famfs) {
-          if (!o.quiet) std::fprintf(stderr, "famfs getmap: file (%s) not in famfs\n", f.c_str());
-          rc = 1;
-        } else {
-          if (!o.quiet)
-            std::printf("famfs_getmap: file (%s) is famfs, but has no map\n", f.c_str());
-          rc = 2;
-        }
-      } else {
-        std::string why;
-        auto x = parse_xfmap(*text, &why);
-        if (!x) {
-          if (!o.quiet)
-            std::printf("famfs_getmap: file (%s) is famfs, but its map is unreadable (%s)\n",
-                        f.c_str(), why.c_str());
-          rc = 2;
-        } else {
-          if (!o.quiet) {
-            std::printf("File:     %s\n", f.c_str());
-            std::printf("\tsize:    %llu\n", (unsigned long long)x->size);
-            if (x->fmap.kind == Fmap::Kind::Simple) {
-              std::printf("\textents: %zu\n", x->fmap.extents.size());
-              for (const auto& e : x->fmap.extents)
-                std::printf("\t\t%llx\t%llu\n", (unsigned long long)e.offset, (unsigned long long)e.len);
-            } else {
-              std::printf("\textents: 1\n");
-              std::printf("Interleave_Param chunk_size: %llu\n", (unsigned long long)x->fmap.chunk_size);
-              std::printf("Interleaved extent has %zu strips:\n", x->fmap.extents.size());
-              for (const auto& e : x->fmap.extents)
-                std::printf("\t\t%llx\t%llu\n", (unsigned long long)e.offset, (unsigned long long)e.len);
-            }
-          }
-          std::printf("famfs_getmap: good file %s\n", f.c_str());
-        }
-      }
-    }
+    int rc = getmap_one(f, o.quiet);
     if (rc && !first_rc) first_rc = rc;
     if (rc && !o.cont) return rc;
   }
@@ -296,12 +212,8 @@ XFmap file_fmap(const std::string& f) {
   return *x;
 }
 
-std::string file_device(const std::string& f) {
-  int err = 0;
-  auto d = get_xattr(f, FAMFS_XATTR_DEVICE, &err);
-  if (!d || d->empty()) throw Error(err ? err : EIO, "cannot find the famfs device of " + quote(f));
-  return *d;
-}
+// The device of the (trusted) famfs mount holding `f`.
+std::string file_device(const std::string& f) { return fm::mount_of_existing(f).device; }
 
 // Visit each device run of [0, size) of the file.
 template <typename Fn>
@@ -399,60 +311,81 @@ void hex_dump(const char* title, const unsigned char* p, size_t n) {
 
 } // namespace
 
+namespace {
+
+// The whole file by read().
+std::vector<unsigned char> read_all(int fd, size_t size, const std::string& name) {
+  std::vector<unsigned char> buf(size);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = ::pread(fd, buf.data() + got, size - got, off_t(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0)
+      throw Error(r < 0 ? errno : EIO, "reading " + quote(name) + " failed at offset " + std::to_string(got));
+    got += size_t(r);
+  }
+  std::printf("read tried=%zu got=%zu\n", size, got);
+  return buf;
+}
+
+// The second view: mmap of the file; if the mount does not allow it, the file's bytes in the
+// device mapping (what a zero-copy reader sees). *how names the view.
+std::vector<unsigned char> mapped_view(int fd, size_t size, const std::string& name, const char** how) {
+  std::vector<unsigned char> mbuf(size);
+  *how = "mmap";
+  void* m = size ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  if (m != MAP_FAILED) {
+    std::memcpy(mbuf.data(), m, size);
+    ::munmap(m, size);
+    return mbuf;
+  }
+  *how = "device map";
+  XFmap x = file_fmap(name);
+  std::map<std::string, std::unique_ptr<DevMap>> maps;
+  DevMap& dm = device_map(maps, file_device(name));
+  x.size = std::min<uint64_t>(x.size, size);
+  for_each_run(x, dm.map.size(), [&](uint64_t off, uint64_t dev_off, uint64_t n) {
+    dax::invalidate_range(dm.map.data() + dev_off, n);
+    std::memcpy(mbuf.data() + off, dm.map.data() + dev_off, n);
+  });
+  return mbuf;
+}
+
+void dump_views(const ChkreadOpts& o, const char* how, const std::vector<unsigned char>& mbuf,
+                const std::vector<unsigned char>& rbuf) {
+  size_t size = rbuf.size();
+  if (o.superblock) {
+    dump_superblock(how, mbuf.data(), size);
+    dump_superblock("read", rbuf.data(), size);
+    hex_dump((std::string("Superblock by ") + how).c_str(), mbuf.data(), std::min<size_t>(32, size));
+    hex_dump("Superblock by read", rbuf.data(), std::min<size_t>(32, size));
+  }
+  if (o.log) {
+    dump_log(how, mbuf.data(), size);
+    dump_log("read", rbuf.data(), size);
+    hex_dump((std::string("Log by ") + how).c_str(), mbuf.data(), std::min<size_t>(64, size));
+    hex_dump("Log by read", rbuf.data(), std::min<size_t>(64, size));
+  }
+}
+
+} // namespace
+
 int run_chkread(const ChkreadOpts& o) {
   const std::string prog = "famfs chkread";
   try {
     if (o.file.empty()) throw Error(EINVAL, "no file given: famfs chkread [-s|-l] FILE");
-    int fd = ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(errno, "cannot open " + quote(o.file) + ": " + errno_text(errno));
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
+    if (auto m = dax::famfs_mount_containing(o.file))
+      fm::check_trusted_mount(m->mountpoint, m->options, ::geteuid());
+    famfs::proto::UniqueFd fd(::open(o.file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(errno, "cannot open " + quote(o.file) + ": " + errno_text(errno));
     struct stat st{};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(EINVAL, quote(o.file) + " is not a regular file");
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+      throw Error(EINVAL, quote(o.file) + " is not a regular file");
     size_t size = size_t(st.st_size);
-    std::vector<unsigned char> rbuf(size);
-    size_t got = 0;
-    while (got < size) {
-      ssize_t r = ::pread(fd, rbuf.data() + got, size - got, off_t(got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) throw Error(r < 0 ? errno : EIO, "reading " + quote(o.file) + " failed at offset " + std::to_string(got));
-      got += size_t(r);
-    }
-    std::printf("read tried=%zu got=%zu\n", size, got);
-
-    // The second view: mmap of the file; if the mount does not allow it, the file's bytes
-    // in the device mapping (what a zero-copy reader sees).
-    std::vector<unsigned char> mbuf(size);
-    const char* how = "mmap";
-    void* m = size ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (m != MAP_FAILED) {
-      std::memcpy(mbuf.data(), m, size);
-      ::munmap(m, size);
-    } else {
-      how = "device map";
-      XFmap x = file_fmap(o.file);
-      std::map<std::string, std::unique_ptr<DevMap>> maps;
-      DevMap& dm = device_map(maps, file_device(o.file));
-      x.size = std::min<uint64_t>(x.size, size);
-      for_each_run(x, dm.map.size(), [&](uint64_t off, uint64_t dev_off, uint64_t n) {
-        dax::invalidate_range(dm.map.data() + dev_off, n);
-        std::memcpy(mbuf.data() + off, dm.map.data() + dev_off, n);
-      });
-    }
-    if (o.superblock) {
-      dump_superblock(how, mbuf.data(), size);
-      dump_superblock("read", rbuf.data(), size);
-      hex_dump((std::string("Superblock by ") + how).c_str(), mbuf.data(), std::min<size_t>(32, size));
-      hex_dump("Superblock by read", rbuf.data(), std::min<size_t>(32, size));
-    }
-    if (o.log) {
-      dump_log(how, mbuf.data(), size);
-      dump_log("read", rbuf.data(), size);
-      hex_dump((std::string("Log by ") + how).c_str(), mbuf.data(), std::min<size_t>(64, size));
-      hex_dump("Log by read", rbuf.data(), std::min<size_t>(64, size));
-    }
+    std::vector<unsigned char> rbuf = read_all(fd.get(), size, o.file);
+    const char* how = nullptr;
+    std::vector<unsigned char> mbuf = mapped_view(fd.get(), size, o.file, &how);
+    dump_views(o, how, mbuf, rbuf);
     if (std::memcmp(rbuf.data(), mbuf.data(), size) != 0) {
       size_t i = 0;
       while (i < size && rbuf[i] == mbuf[i]) ++i;
@@ -496,103 +429,110 @@ std::string pct(uint64_t a, uint64_t b) {
 } // namespace
 
 namespace {
-bool s_has(const JsonValue& j, std::string_view k) { return j.get(k) != nullptr; }
+
+// Who is the master: the superblock says (read through the mount; works on clients). "" when
+// it cannot be read.
+std::string master_uuid_of(const MountInfo& m) {
+  try {
+    omf::Superblock sb = fm::read_mount_superblock(m);
+    if (sb_usable(check_superblock(sb))) return uuid_to_string(sb.ts_system_uuid);
+  } catch (const Error&) {
+  }
+  return {};
+}
+
+// --json: the daemon's object as it sent it, plus what only the CLI knows (keys the daemon
+// did not give) in front.
+std::string status_json(const std::string& raw, const fm::JsonReport& j, const MountInfo& m,
+                        const std::string& master_uuid) {
+  // The daemon's object, plus what only the CLI knows (keys the daemon did not give).
+  JsonObject extra;
+  bool any = false;
+  if (!j.has("mountpoint")) {
+    extra.add("mountpoint", m.mpt);
+    any = true;
+  }
+  if (!j.has("master_system_uuid")) {
+    if (master_uuid.empty()) extra.add_null("master_system_uuid");
+    else extra.add("master_system_uuid", master_uuid);
+    any = true;
+  }
+  std::string body = raw;
+  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
+  if (any) {
+    std::string e = extra.str(); // {...}
+    size_t a = body.find('{');
+    std::string rest = body.substr(a + 1);
+    size_t k = rest.find_first_not_of(" \t\r\n");
+    bool empty = k == std::string::npos || rest[k] == '}';
+    body = e.substr(0, e.size() - 1) + (empty ? "" : ",") + rest;
+  }
+  return body;
+}
+
+void print_status(const fm::JsonReport& s, const MountInfo& m, const std::string& master_uuid) {
+  uint64_t cap = s.u64("capacity_bytes"), freeb = s.u64("free_bytes"),
+           alloc = s.u64("allocated_bytes");
+  uint64_t used_e = s.u64("entries_used"), tot_e = s.u64("entries_total");
+  std::string role = s.str("role", "unknown");
+  std::printf("famfs status of %s\n", m.mpt.c_str());
+  auto row = [](const char* k, const std::string& v) { std::printf("  %-18s %s\n", k, v.c_str()); };
+  std::string role_line = role;
+  if (role == "master") role_line += " (this host owns the file system and may add files)";
+  else if (role == "client") role_line += " (read-only view: files are added on the master)";
+  row("role:", role_line);
+  row("this host:", s.str("system_uuid", "?"));
+  row("master:", master_uuid.empty() ? std::string("unknown (superblock unreadable)") : master_uuid);
+  row("device:", s.str("device", m.device));
+  row("fs uuid:", s.str("fs_uuid", "?"));
+  row("capacity:", human_bytes(cap) + " (" + std::to_string(cap) + " bytes)");
+  row("used:", human_bytes(alloc) + pct(alloc, cap));
+  row("free:", human_bytes(freeb) + pct(freeb, cap));
+  row("log entries:", std::to_string(used_e) + " of " + std::to_string(tot_e) + " used" + pct(used_e, tot_e) +
+                          ", " + std::to_string(tot_e > used_e ? tot_e - used_e : 0) + " free");
+  row("files:", std::to_string(s.u64("files")));
+  row("directories:", std::to_string(s.u64("directories")));
+  row("last replay:", fmt_time_ms(s.i64("last_replay_unix_ms")));
+  {
+    char buf[64];
+    if (auto lag = s.number("replay_lag_ms")) std::snprintf(buf, sizeof buf, "%.1f ms", *lag);
+    else std::snprintf(buf, sizeof buf, "n/a");
+    row("replay lag:", buf);
+  }
+  row("poll interval:", std::to_string(s.u64("refresh_ms")) + " ms");
+  bool damaged = s.flag("damaged");
+  std::string dline = damaged ? "YES" : "no";
+  if (damaged) {
+    if (auto di = s.number_text("damage_index")) dline += " at entry " + *di;
+    std::string r = s.str("damage_reason");
+    if (!r.empty()) dline += ": " + r;
+    dline += " (files after it are not shown; run famfs fsck " + m.mpt + ")";
+  }
+  row("damaged log:", dline);
+  row("skipped entries:", std::to_string(s.u64("skipped_entries")));
+  row("cross-links:", std::to_string(s.u64("collisions")) + " allocation units claimed twice");
+  row("read-only mount:", s.flag("read_only") ? "yes" : "no");
+}
+
 } // namespace
 
 int run_status(const StatusOpts& o) {
   const std::string prog = "famfs status";
   try {
     if (o.path.empty()) throw Error(EINVAL, "no mount point given: famfs status MOUNTPOINT [--json]");
-    MountInfo m = mount_of_existing(o.path);
+    MountInfo m = fm::mount_of_existing(o.path);
     int err = 0;
     auto raw = get_xattr(m.mpt, FAMFS_XATTR_STATUS, &err);
     if (!raw)
       throw Error(err, "the famfs daemon of " + m.mpt + " gave no status (user.famfs.status: " +
                            errno_text(err) + "); is it running famfs-fused from this release?");
     std::string why;
-    auto j = json_parse(*raw, &why);
-    if (!j || j->type != JsonValue::Type::Object)
+    auto j = fm::JsonReport::parse(*raw, &why);
+    if (!j)
       throw Error(EIO, "the famfs daemon of " + m.mpt + " returned a status that is not a JSON object (" + why + ")");
-
-    // Who is the master: the superblock says (read through the mount; works on clients).
-    std::string master_uuid;
-    try {
-      omf::Superblock sb = read_mount_superblock(m);
-      if (sb_usable(check_superblock(sb))) master_uuid = uuid_to_string(sb.ts_system_uuid);
-    } catch (const Error&) {
-    }
-
-    if (o.json) {
-      // The daemon's object, plus what only the CLI knows (keys the daemon did not give).
-      JsonObject extra;
-      bool any = false;
-      if (!s_has(*j, "mountpoint")) {
-        extra.add("mountpoint", m.mpt);
-        any = true;
-      }
-      if (!s_has(*j, "master_system_uuid")) {
-        if (master_uuid.empty()) extra.add_null("master_system_uuid");
-        else extra.add("master_system_uuid", master_uuid);
-        any = true;
-      }
-      std::string body = *raw;
-      while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
-      if (any) {
-        std::string e = extra.str(); // {...}
-        size_t a = body.find('{');
-        std::string rest = body.substr(a + 1);
-        size_t k = rest.find_first_not_of(" \t\r\n");
-        bool empty = k == std::string::npos || rest[k] == '}';
-        body = e.substr(0, e.size() - 1) + (empty ? "" : ",") + rest;
-      }
-      std::printf("%s\n", body.c_str());
-      return 0;
-    }
-
-    const JsonValue& s = *j;
-    uint64_t cap = s.u64("capacity_bytes"), freeb = s.u64("free_bytes"),
-             alloc = s.u64("allocated_bytes");
-    uint64_t used_e = s.u64("entries_used"), tot_e = s.u64("entries_total");
-    std::string role = s.str("role", "unknown");
-    std::printf("famfs status of %s\n", m.mpt.c_str());
-    auto row = [](const char* k, const std::string& v) { std::printf("  %-18s %s\n", k, v.c_str()); };
-    std::string role_line = role;
-    if (role == "master") role_line += " (this host owns the file system and may add files)";
-    else if (role == "client") role_line += " (read-only view: files are added on the master)";
-    row("role:", role_line);
-    row("this host:", s.str("system_uuid", "?"));
-    row("master:", master_uuid.empty() ? std::string("unknown (superblock unreadable)") : master_uuid);
-    row("device:", s.str("device", m.device));
-    row("fs uuid:", s.str("fs_uuid", "?"));
-    row("capacity:", human_bytes(cap) + " (" + std::to_string(cap) + " bytes)");
-    row("used:", human_bytes(alloc) + pct(alloc, cap));
-    row("free:", human_bytes(freeb) + pct(freeb, cap));
-    row("log entries:", std::to_string(used_e) + " of " + std::to_string(tot_e) + " used" + pct(used_e, tot_e) +
-                            ", " + std::to_string(tot_e > used_e ? tot_e - used_e : 0) + " free");
-    row("files:", std::to_string(s.u64("files")));
-    row("directories:", std::to_string(s.u64("directories")));
-    row("last replay:", fmt_time_ms(s.i64("last_replay_unix_ms")));
-    {
-      char buf[64];
-      const JsonValue* lag = s.get("replay_lag_ms");
-      if (lag && lag->type == JsonValue::Type::Number) std::snprintf(buf, sizeof buf, "%.1f ms", lag->number);
-      else std::snprintf(buf, sizeof buf, "n/a");
-      row("replay lag:", buf);
-    }
-    row("poll interval:", std::to_string(s.u64("refresh_ms")) + " ms");
-    bool damaged = s.flag("damaged");
-    std::string dline = damaged ? "YES" : "no";
-    if (damaged) {
-      const JsonValue* di = s.get("damage_index");
-      if (di && di->type == JsonValue::Type::Number) dline += " at entry " + di->text;
-      std::string r = s.str("damage_reason");
-      if (!r.empty()) dline += ": " + r;
-      dline += " (files after it are not shown; run famfs fsck " + m.mpt + ")";
-    }
-    row("damaged log:", dline);
-    row("skipped entries:", std::to_string(s.u64("skipped_entries")));
-    row("cross-links:", std::to_string(s.u64("collisions")) + " allocation units claimed twice");
-    row("read-only mount:", s.flag("read_only") ? "yes" : "no");
+    std::string master_uuid = master_uuid_of(m);
+    if (o.json) std::printf("%s\n", status_json(*raw, *j, m, master_uuid).c_str());
+    else print_status(*j, m, master_uuid);
     return 0;
   } catch (const Error& e) {
     print_error(prog, e.what());

@@ -67,20 +67,6 @@ void print_warning(std::string_view prog, std::string_view message) {
                int(message.size()), message.data());
 }
 
-std::string human_bytes(uint64_t bytes) {
-  static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes < 1024) return std::to_string(bytes) + " bytes";
-  double v = double(bytes);
-  int u = -1;
-  while (v >= 1024.0 && u < 5) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f %s", v, units[u]);
-  return buf;
-}
-
 std::string json_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "master/text.hpp"
+
 namespace famfs::cli {
 
 // "N", "0xN", or "N" followed by one of k K m M g G (binary: KiB, MiB, GiB). Rejects empty
@@ -20,8 +22,8 @@ std::optional<uint32_t> parse_mode(std::string_view s, std::string* why = nullpt
 void print_error(std::string_view prog, std::string_view message);
 void print_warning(std::string_view prog, std::string_view message); // "<prog>: warning: ..."
 
-// 4294967296 -> "4.00 GiB" (binary units; bytes below 1 KiB as "N bytes").
-std::string human_bytes(uint64_t bytes);
+// 4294967296 -> "4.00 GiB" (master/text.hpp).
+using famfs::master::human_bytes;
 
 // Escape for a JSON string body (quotes, backslash, control characters as \u00XX; bytes
 // >= 0x80 pass through, so valid UTF-8 stays valid).

@@ -36,6 +36,7 @@
 #include "meta/bitmap.hpp"
 #include "meta/error.hpp"
 #include "meta/log.hpp"
+#include "proto/fmap_text.hpp"
 #include "proto/xattr.h"
 
 namespace famfs::daemon {
@@ -636,14 +637,7 @@ void Daemon::op_statfs(fuse_req_t req) {
 // Extended attributes
 
 std::string Daemon::fmap_text(const Inode& n) const {
-  std::string s = "famfs-fmap 1\nsize " + hex(n.size) + "\n";
-  if (n.fmap.kind == Fmap::Kind::Interleave)
-    s += "interleave " + std::to_string(n.fmap.extents.size()) + " " + hex(n.fmap.chunk_size) +
-         "\n";
-  else
-    s += "simple " + std::to_string(n.fmap.extents.size()) + "\n";
-  for (const auto& e : n.fmap.extents) s += hex(e.offset) + " " + hex(e.len) + "\n";
-  return s;
+  return proto::format_fmap_text(n.size, n.fmap);
 }
 
 std::string Daemon::report_json(const ReplayReport& r, uint64_t entries, bool damaged,

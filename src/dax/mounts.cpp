@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -30,10 +31,7 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
-std::string realpath_of(const std::string& p) {
-  std::unique_ptr<char, decltype(&::free)> r(::realpath(p.c_str(), nullptr), &::free);
-  return r ? std::string(r.get()) : std::string();
-}
+std::string realpath_of(const std::string& p) { return canonical_path(p).value_or(std::string()); }
 
 std::string read_proc_mounts() {
   std::ifstream f("/proc/self/mounts");
@@ -93,6 +91,15 @@ std::vector<MountEntry> famfs_mounts() {
   for (MountEntry& m : parse_mounts(read_proc_mounts()))
     if (m.fstype == kFamfsFstype) out.push_back(std::move(m));
   return out;
+}
+
+std::optional<std::string> canonical_path(const std::string& path, int* err) {
+  std::unique_ptr<char, decltype(&::free)> r(::realpath(path.c_str(), nullptr), &::free);
+  if (!r) {
+    if (err) *err = errno;
+    return std::nullopt;
+  }
+  return std::string(r.get());
 }
 
 std::string resolve_path(const std::string& path) {

@@ -33,6 +33,8 @@ std::optional<MountEntry> famfs_mount_containing(const std::string& path);
 // The famfs mounts on this host whose device (fsname) is `device` (compared by realpath).
 std::vector<MountEntry> famfs_mounts_of_device(const std::string& device);
 
+// realpath() of an existing path; nullopt (and *err = errno) when it cannot be resolved.
+std::optional<std::string> canonical_path(const std::string& path, int* err = nullptr);
 // realpath() of the longest existing ancestor of `path`, with the remaining components
 // appended (lexically: "." dropped, ".." pops). Relative paths are taken from the cwd.
 std::string resolve_path(const std::string& path);

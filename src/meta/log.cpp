@@ -29,13 +29,9 @@ const std::byte* slot_ptr(std::span<const std::byte> device, uint64_t slot) {
   return device.data() + first + slot * omf::kLogEntrySize;
 }
 
-omf::LogEntry zeroed_entry() {
-  omf::LogEntry e;
-  std::memset(&e, 0, sizeof(e)); // padding and the whole union, not just members
-  return e;
-}
+} // namespace
 
-void copy_relpath(char (&field)[omf::kRelpathField], std::string_view relpath) {
+void copy_relpath_field(char (&field)[omf::kRelpathField], std::string_view relpath) {
   if (relpath.size() > omf::kRelpathMax)
     throw Error(ENAMETOOLONG, "relative path '" + std::string(relpath) + "' is " +
                                   std::to_string(relpath.size()) +
@@ -46,7 +42,11 @@ void copy_relpath(char (&field)[omf::kRelpathField], std::string_view relpath) {
   std::memcpy(field, relpath.data(), relpath.size());
 }
 
-} // namespace
+omf::LogEntry zeroed_log_entry() {
+  omf::LogEntry e;
+  std::memset(&e, 0, sizeof(e)); // padding and the whole union, not just members
+  return e;
+}
 
 omf::LogHeader make_log_header(uint64_t log_len) {
   omf::LogHeader h;
@@ -102,7 +102,7 @@ omf::LogHeader read_log_header(std::span<const std::byte> device) {
 }
 
 omf::LogEntry read_log_entry(std::span<const std::byte> device, uint64_t slot) {
-  omf::LogEntry e = zeroed_entry();
+  omf::LogEntry e = zeroed_log_entry();
   if (const std::byte* p = slot_ptr(device, slot)) {
     std::memcpy(&e, p, sizeof(e));
   } else {
@@ -133,7 +133,7 @@ std::optional<omf::LogEntry> read_valid_entry(std::span<const std::byte> device,
 }
 
 omf::LogEntry make_file_entry(const FileEntryParams& p) {
-  omf::LogEntry e = zeroed_entry();
+  omf::LogEntry e = zeroed_log_entry();
   e.famfs_log_entry_type = omf::kLogFile;
   omf::FileMeta& fm = e.famfs_fm;
   fm.fm_size = p.size;
@@ -141,20 +141,20 @@ omf::LogEntry make_file_entry(const FileEntryParams& p) {
   fm.fm_uid = p.uid;
   fm.fm_gid = p.gid;
   fm.fm_mode = p.mode;
-  copy_relpath(fm.fm_relpath, p.relpath);
+  copy_relpath_field(fm.fm_relpath, p.relpath);
   fm.fm_fmap = fmap_to_log(p.fmap);
   return e;
 }
 
 omf::LogEntry make_mkdir_entry(std::string_view relpath, uint32_t mode, uint32_t uid,
                                uint32_t gid) {
-  omf::LogEntry e = zeroed_entry();
+  omf::LogEntry e = zeroed_log_entry();
   e.famfs_log_entry_type = omf::kLogMkdir;
   omf::MkdirMeta& md = e.famfs_md;
   md.md_uid = uid;
   md.md_gid = gid;
   md.md_mode = mode;
-  copy_relpath(md.md_relpath, relpath);
+  copy_relpath_field(md.md_relpath, relpath);
   return e;
 }
 

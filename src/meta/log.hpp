@@ -57,5 +57,10 @@ omf::LogEntry make_file_entry(const FileEntryParams& p);
 omf::LogEntry make_mkdir_entry(std::string_view relpath, uint32_t mode, uint32_t uid, uint32_t gid);
 // Sets seqnum and the CRC (used by the writer and by tests that forge logs).
 void seal_log_entry(omf::LogEntry& e, uint64_t seqnum);
+// Building blocks of the make_*_entry functions (also for the extension entries):
+// an entry with every byte zero, and a relpath copied into an 80-byte field (throws
+// famfs::Error ENAMETOOLONG over 79 bytes, EINVAL on a NUL byte).
+omf::LogEntry zeroed_log_entry();
+void copy_relpath_field(char (&field)[omf::kRelpathField], std::string_view relpath);
 
 } // namespace famfs

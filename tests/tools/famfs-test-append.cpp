@@ -36,7 +36,7 @@
 #include "meta/log.hpp"
 #include "meta/namespace.hpp"
 #include "meta/path.hpp"
-#include "meta/random_fill.hpp"
+#include "master/random_fill.hpp"
 #include "meta/replay.hpp"
 #include "meta/superblock.hpp"
 

@@ -18,7 +18,7 @@
 #include "meta/geometry.hpp"
 #include "meta/log.hpp"
 #include "meta/path.hpp"
-#include "meta/random_fill.hpp"
+#include "master/random_fill.hpp"
 #include "meta/superblock.hpp"
 
 using namespace famfs;

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "meta/fsck.hpp"
-#include "meta/random_fill.hpp"
+#include "master/random_fill.hpp"
 #include "meta/replay.hpp"
 #include "meta/superblock.hpp"
 

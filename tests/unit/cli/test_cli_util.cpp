@@ -1,4 +1,4 @@
-// The CLI's shared helpers (src/cli/util.cpp) are owned by the device work and tested here.
+// The CLI's shared helpers (src/cli/util.cpp).
 #include <catch2/catch.hpp>
 #include <string>
 

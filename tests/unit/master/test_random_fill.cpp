@@ -3,7 +3,7 @@
 #include <chrono>
 #include <vector>
 
-#include "meta/random_fill.hpp"
+#include "master/random_fill.hpp"
 
 using namespace famfs;
 

@@ -8,7 +8,7 @@
 // the generator (each jumped to the start of its segment) in one loop so the CPU overlaps
 // their chains, and jump every lane past the other lanes' segments after each block. The bytes
 // produced are exactly those of the single sequential stream.
-#include "meta/random_fill.hpp"
+#include "master/random_fill.hpp"
 
 #include <array>
 #include <bit>

@@ -1,0 +1,24 @@
+// Space for new files (spec B§6, Part A §7) with the messages the user sees when it fails.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "meta/bitmap.hpp"
+#include "meta/fmap.hpp"
+#include "meta/geometry.hpp"
+
+namespace famfs::master {
+
+// The reproducible bucket order of an interleaved file named `relpath` (Part A §7): FNV-1a of
+// the path, mixed with $FAMFS_ALLOC_SEED.
+uint64_t alloc_seed_for(const std::string& relpath);
+
+// Allocate `size` bytes for the file `what` from `a`, contiguous or interleaved. Throws
+// famfs::Error: ENOSPC naming the file, the space it needs and what `device` has free;
+// EINVAL when the interleave parameters cannot be met.
+Fmap allocate_file(Allocator& a, const Geometry& g, const std::string& device, uint64_t size,
+                   const std::optional<InterleaveParams>& ip, const std::string& what);
+
+} // namespace famfs::master

@@ -1,0 +1,48 @@
+"""One writer per file system on a host (issue 8 defect 2, CLI part): the writer lock is keyed
+by the file system's UUID, so writers that reach one file system through different mounts or
+device paths still take the same lock."""
+
+import fcntl
+import os
+import time
+
+import famfs_harness as fh
+from test_cli_master_util import next_index
+
+
+def test_writers_through_two_paths_to_one_fs_share_the_lock(master):
+    # A second path to the same image (a hard link: another name, the same file system).
+    link = master.image + ".wt-master-link"
+    os.link(master.image, link)
+    mpt2 = None
+    try:
+        uuid = fh.status(master.mpt)["fs_uuid"]
+        master.famfs("creat", "-s", "4k", os.path.join(master.mpt, "first"))
+        lock = os.path.join("/run/famfs", uuid, "writer.lock")
+        mpt2 = master.mount(link, None, check=False)
+        if not isinstance(mpt2, str):
+            # The mount itself refuses a second master mount of this file system: then two
+            # writers cannot meet at all.
+            assert mpt2.returncode != 0
+            mpt2 = None
+            return
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)   # a writer through the first mount
+            n = next_index(master.image)
+            env = dict(master.env, FAMFS_LOCK_TIMEOUT_S="1")
+            t0 = time.monotonic()
+            p = fh._run([fh.famfs_bin(), "creat", "-s", "4k", os.path.join(mpt2, "second")],
+                        env=env, check=False, timeout=60)
+            assert p.returncode == 1, p.stderr
+            assert "writer lock of file system " + uuid in p.stderr
+            assert time.monotonic() - t0 >= 1
+            assert next_index(master.image) == n
+        finally:
+            os.close(fd)
+        # Free again: the writer through the second path goes ahead.
+        master.famfs("creat", "-s", "4k", os.path.join(mpt2, "second"))
+    finally:
+        if mpt2:
+            fh.cleanup_mount(mpt2)
+        os.unlink(link)
