@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,7 +59,7 @@ extern "C" {
 #endif
 
 #define FAMFS_LIB_VERSION_MAJOR 1
-#define FAMFS_LIB_VERSION_MINOR 0
+#define FAMFS_LIB_VERSION_MINOR 1 /* 1.1: famfs_pread, famfs_pwrite */
 
 /* famfs-specific error codes (negative, outside the errno range). */
 #define FAMFS_ENOTFAMFS   (-4001) /* not a file on a famfs mount (no user.famfs.fmap) */
@@ -88,7 +89,7 @@ struct famfs_map {
   struct famfs_extent *extents; /* nextents entries */
 };
 
-/* Version string of the library, e.g. "1.0 (famfs 0.1.0)". */
+/* Version string of the library, e.g. "1.1 (famfs 0.1.0)". */
 FAMFS_API const char *famfs_version(void);
 
 /* Is fd a file on a famfs mount? 1 yes, 0 no, negative code on error. */
@@ -125,6 +126,21 @@ FAMFS_API int famfs_mmap_map(const struct famfs_map *map, int device_fd, uint64_
  * to munmap(2)). Part of a device-DAX mapping is released by whole 2 MiB granules once every
  * page of the granule has been unmapped. */
 FAMFS_API int famfs_munmap(void *addr, size_t len);
+
+/* pread(2)/pwrite(2) of an open famfs file served from its device memory: a memcpy, no FUSE
+ * round trip. The rules are the daemon's: reads stop at the file size; a write is cut at the
+ * file size and one starting at or after it fails with -EFBIG (famfs files have a fixed
+ * size); the fd's open mode must allow the access (else -EBADF, as pread/pwrite); a file
+ * with no write bit is written through the mount (the daemon decides), an O_APPEND fd too.
+ * The same trust rules as famfs_mmap (the mount, the device) apply; where the device cannot
+ * be opened (not root) or the fd is not a famfs file, the call is plain pread/pwrite, so a
+ * program may use these on any fd. The fd's file offset is not used or changed. Writes
+ * leave nothing in the CPU caches (large ones use non-temporal stores, small ones are
+ * written back at once), so other hosts see them without famfs_flush. The first call on an
+ * fd maps the file (a few FUSE round trips); later calls check with fstat and fcntl that the
+ * fd still is that file in that mode. Returns the bytes moved, or a negative code (errno set). */
+FAMFS_API ssize_t famfs_pread(int fd, void *buf, size_t count, uint64_t offset);
+FAMFS_API ssize_t famfs_pwrite(int fd, const void *buf, size_t count, uint64_t offset);
 
 /* Cache maintenance for memory shared with other hosts without hardware coherence:
  * famfs_flush writes back (and evicts) the CPU cache lines of [addr, addr+len) so other hosts

@@ -3,6 +3,7 @@
  * No malloc: the table and the bitmaps live in anonymous mappings made with fc_sys. */
 #define _GNU_SOURCE
 #include "famfs_core.h"
+#include "proto/fmap_rule.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -103,8 +104,10 @@ int fc_parse_fmap(const char *text, size_t len, struct fc_map *m) {
     if (m->off[i] + m->len[i] < m->off[i]) return -EINVAL;
   }
   if (m->kind == FC_INTERLEAVE) {
+    /* equal strips; a length that is not a multiple of the chunk is fine (a partial last
+     * stripe, src/proto/fmap_rule.h) */
     for (unsigned i = 0; i < m->n; i++)
-      if (m->len[i] != m->len[0] || m->len[i] % m->chunk) return -EINVAL;
+      if (m->len[i] != m->len[0]) return -EINVAL;
   }
   /* trailing blank lines are fine, anything else is not */
   while (c.p < c.end) {
@@ -114,9 +117,17 @@ int fc_parse_fmap(const char *text, size_t len, struct fc_map *m) {
   return 0;
 }
 
+static uint64_t min_strip_len(const struct fc_map *m) {
+  uint64_t l = m->n ? m->len[0] : 0;
+  for (unsigned i = 1; i < m->n; i++)
+    if (m->len[i] < l) l = m->len[i];
+  return l;
+}
+
 uint64_t fc_capacity(const struct fc_map *m) {
+  if (m->kind == FC_INTERLEAVE) return famfs_interleave_capacity(min_strip_len(m), m->chunk, m->n);
   uint64_t t = 0;
-  for (unsigned i = 0; i < m->n; i++) t += m->len[i];
+  for (unsigned i = 0; i < m->n; i++) t = famfs_rule_sat_add(t, m->len[i]);
   return t;
 }
 
@@ -133,13 +144,11 @@ int fc_resolve(const struct fc_map *m, uint64_t off, uint64_t *dev, uint64_t *ru
     }
     return -ENXIO;
   }
-  if (m->kind == FC_INTERLEAVE && m->n) {
-    uint64_t chunk_num = off / m->chunk, chunk_off = off % m->chunk;
-    uint64_t stripe_num = chunk_num / m->n, strip_num = chunk_num % m->n;
-    uint64_t strip_off = stripe_num * m->chunk + chunk_off;
-    if (strip_off >= m->len[strip_num]) return -ENXIO;
-    *dev = m->off[strip_num] + strip_off;
-    *run = m->chunk - chunk_off;
+  if (m->kind == FC_INTERLEAVE) {
+    uint64_t strip, strip_off;
+    if (famfs_interleave_locate(off, min_strip_len(m), m->chunk, m->n, &strip, &strip_off, run))
+      return -ENXIO;
+    *dev = m->off[strip] + strip_off;
     return 0;
   }
   return -ENXIO;
@@ -303,19 +312,12 @@ static int region_add(const struct fc_sys *sys, const struct fc_region *nr) {
 
 /* ---------------------------------------------------------------- mapping */
 
-int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, int devdax,
-                 uint64_t off, size_t len, int prot, int flags, void **addr) {
+/* Map file bytes [A, E) of `m` (granule-aligned A) into a fresh 2 MiB-aligned range, piece by
+ * piece (coalescing pieces contiguous on the device). *base = address of file byte A. */
+static int map_pieces(const struct fc_sys *sys, const struct fc_map *m, int devfd, uint64_t A,
+                      uint64_t E, int prot, int flags, uintptr_t *base_out) {
   const uint64_t G = FC_GRANULE;
-  if (off % FC_PAGE || len == 0) return -EINVAL;
-  uint64_t uend_off = off + round_up(len, FC_PAGE);
-  if (uend_off < off) return -EINVAL;
-  uint64_t cap = fc_capacity(m);
-  if (uend_off > cap) return -ENXIO;
-  uint64_t A = off / G * G;
-  uint64_t E = (uend_off + G - 1) / G * G;
-  if (E > cap) E = round_up(cap, FC_PAGE); /* hand-made maps may end off-granule */
   size_t total = (size_t)(E - A);
-
   void *res = sys->mmap(NULL, total + G, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                         -1, 0);
   if (res == MAP_FAILED) return -errno;
@@ -348,6 +350,30 @@ int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, in
     }
     pos += piece;
   }
+  *base_out = base;
+  return 0;
+}
+
+/* The granule-rounded end of the mappable bytes of `m` at or after file offset `end`. */
+static uint64_t mapped_end(const struct fc_map *m, uint64_t end) {
+  uint64_t cap = fc_capacity(m);
+  uint64_t E = (end + FC_GRANULE - 1) / FC_GRANULE * FC_GRANULE;
+  return E > cap ? round_up(cap, FC_PAGE) : E; /* hand-made maps may end off-granule */
+}
+
+int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, int devdax,
+                 uint64_t off, size_t len, int prot, int flags, void **addr) {
+  const uint64_t G = FC_GRANULE;
+  if (off % FC_PAGE || len == 0) return -EINVAL;
+  uint64_t uend_off = off + round_up(len, FC_PAGE);
+  if (uend_off < off) return -EINVAL;
+  if (uend_off > fc_capacity(m)) return -ENXIO;
+  uint64_t A = off / G * G;
+  uint64_t E = mapped_end(m, uend_off);
+  size_t total = (size_t)(E - A);
+  uintptr_t base;
+  int prc = map_pieces(sys, m, devfd, A, E, prot, flags, &base);
+  if (prc) return prc;
 
   struct fc_region r;
   memset(&r, 0, sizeof r);
@@ -380,6 +406,28 @@ int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, in
     *addr = NULL;
   }
   return rc;
+}
+
+int fc_map_whole(const struct fc_sys *sys, const struct fc_map *m, int devfd, int writable,
+                 struct fc_file *f) {
+  uint64_t cap = fc_capacity(m);
+  memset(f, 0, sizeof *f);
+  if (cap < m->size || cap == 0) return -EINVAL;
+  uint64_t E = mapped_end(m, cap);
+  uintptr_t base;
+  int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  int rc = map_pieces(sys, m, devfd, 0, E, prot, 0, &base);
+  if (rc) return rc;
+  f->base = (uint8_t *)base;
+  f->maplen = (size_t)E;
+  f->size = m->size;
+  f->writable = writable;
+  return 0;
+}
+
+void fc_file_unmap(const struct fc_sys *sys, struct fc_file *f) {
+  if (f->base) sys->munmap(f->base, f->maplen);
+  memset(f, 0, sizeof *f);
 }
 
 static int sys_unmap(const struct fc_sys *sys, uintptr_t a, uintptr_t e) {

@@ -43,7 +43,7 @@ struct fc_sys {
 FC_HIDDEN int fc_parse_fmap(const char *text, size_t len, struct fc_map *m);
 /* File offset -> device offset and contiguous bytes from there. 0 or -ENXIO. */
 FC_HIDDEN int fc_resolve(const struct fc_map *m, uint64_t off, uint64_t *dev, uint64_t *run);
-/* Bytes the map can address (sum of extents, or nstrips * strip length). */
+/* Bytes the map can address from offset 0 (sum of extents; interleave: src/proto/fmap_rule.h). */
 FC_HIDDEN uint64_t fc_capacity(const struct fc_map *m);
 
 /* A mapping made by fc_map_range. */
@@ -103,6 +103,77 @@ FC_HIDDEN int fc_verify_mount(int fd, const char *dev, struct stat *devst);
  * the device file devst, 0 = another mount, -1 = that mount but not trusted. */
 FC_HIDDEN int fc_mountinfo_line(const char *line, const char *end, unsigned maj, unsigned min,
                                 const struct stat *devst);
+
+/* ---------------------------------------------------------------- read/write (famfs_rw.c) */
+
+/* A famfs file's device memory mapped whole, in file order, for read/write (not in the region
+ * table: never seen by munmap). */
+struct fc_file {
+  uint8_t *base; /* file offset 0 */
+  size_t maplen; /* bytes mapped (the capacity, granule rounded) */
+  uint64_t size; /* file size: reads stop and writes are cut here */
+  int writable;  /* mapped PROT_WRITE (device open O_RDWR) */
+};
+
+/* Map all of `m` from the device open as devfd. 0 or -errno. */
+FC_HIDDEN int fc_map_whole(const struct fc_sys *sys, const struct fc_map *m, int devfd,
+                           int writable, struct fc_file *f);
+FC_HIDDEN void fc_file_unmap(const struct fc_sys *sys, struct fc_file *f);
+
+/* Writes at least this big bypass the CPU caches (non-temporal stores + sfence), as the
+ * daemon's; smaller ones are recorded as dirty and written back by fc_flush_range at fsync
+ * and close (docs/mmap.md, "read and write under the preload"). */
+#define FC_STREAM_MIN (64u * 1024u)
+#define FC_MAX_RW 0x7ffff000u /* Linux's MAX_RW_COUNT: the most one read/write moves */
+
+struct iovec;
+/* The daemon's rules over a mapped file, gathered over iov (cnt entries) at file offset off:
+ * read: bytes read, 0 at or after EOF, cut at EOF. write: bytes written, cut at EOF;
+ * -EFBIG for a write of > 0 bytes starting at or after EOF; -EBADF if not writable. Small
+ * writes widen [*dirty_lo, *dirty_hi) (atomically). */
+FC_HIDDEN ssize_t fc_file_readv(const struct fc_file *f, const struct iovec *iov, int cnt,
+                                uint64_t off);
+FC_HIDDEN ssize_t fc_file_writev(const struct fc_file *f, const struct iovec *iov, int cnt,
+                                 uint64_t off, uint64_t *dirty_lo, uint64_t *dirty_hi);
+/* Write back [*lo, *hi) of f from the CPU caches and reset the range. */
+FC_HIDDEN void fc_file_flush_dirty(const struct fc_file *f, uint64_t *dirty_lo,
+                                   uint64_t *dirty_hi);
+
+/* CPU cache write-back + eviction of a range (clflushopt/clflush + sfence). */
+FC_HIDDEN void fc_flush_range(const void *addr, size_t len);
+/* Copy into device memory with non-temporal stores, nothing left in the caches on return. */
+FC_HIDDEN void fc_stream_copy(void *dst, const void *src, size_t n);
+
+/* Per-fd state shared by the preload and libfamfs (famfs_rw.c). */
+struct fc_fdent;
+/* How fc_fd_get checks an fd it has seen before. */
+enum fc_check {
+  FC_CHECK_ID = 0,   /* same file (fstat st_dev/st_ino): reads under the preload */
+  FC_CHECK_MODE = 1, /* also the open mode and O_APPEND (fcntl F_GETFL): writes, libfamfs */
+};
+/* The entry of a famfs fd that the caller may serve (reference held: fc_fd_put), or NULL:
+ * pass the call through (not famfs, not ours to serve: device not openable, untrusted mount,
+ * O_APPEND, open mode not allowing the access, being closed). `write` asks for a writable
+ * mapping. Thread-safe. */
+FC_HIDDEN struct fc_fdent *fc_fd_get(const struct fc_sys *sys, int fd, int write,
+                                     enum fc_check check);
+FC_HIDDEN void fc_fd_put(struct fc_fdent *e);
+/* The same for every fd of one file (st_dev, st_ino): for per-file locks. */
+FC_HIDDEN uint64_t fc_fd_key(struct fc_fdent *e);
+/* fc_file_readv/fc_file_writev on the entry's file (page tables filled granule by granule on
+ * first use; small writes recorded for write-back). */
+FC_HIDDEN ssize_t fc_fd_readv(struct fc_fdent *e, const struct iovec *iov, int cnt,
+                              uint64_t off);
+FC_HIDDEN ssize_t fc_fd_writev(struct fc_fdent *e, const struct iovec *iov, int cnt,
+                               uint64_t off);
+/* The fd is being closed (or replaced by dup2/dup3): write back its dirty range, unmap, and
+ * forget it. Waits for calls in progress on it. fc_fd_forget_from: every fd >= lo. */
+FC_HIDDEN void fc_fd_forget(const struct fc_sys *sys, int fd);
+FC_HIDDEN void fc_fd_forget_range(const struct fc_sys *sys, unsigned lo, unsigned hi);
+/* fsync/fdatasync: write back the fd's dirty range (the caller then calls the real one). */
+FC_HIDDEN void fc_fd_sync(int fd);
+/* Optional debug hook: called once per fd taken over or refused (preload: FAMFS_PRELOAD_DEBUG). */
+FC_HIDDEN extern void (*fc_fd_note)(int fd, const char *what, const char *dev);
 
 /* The table lock (held around fork by an atfork handler the core registers itself). */
 FC_HIDDEN void fc_lock(void);

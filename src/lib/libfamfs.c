@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -38,8 +39,12 @@ static int fail(int code) {
   return code;
 }
 
+#define FAMFS_STR2(x) #x
+#define FAMFS_STR(x) FAMFS_STR2(x)
+
 const char *famfs_version(void) {
-  return "1.0 (famfs " FAMFS_PROJECT_VERSION ")";
+  return FAMFS_STR(FAMFS_LIB_VERSION_MAJOR) "." FAMFS_STR(FAMFS_LIB_VERSION_MINOR)
+      " (famfs " FAMFS_PROJECT_VERSION ")";
 }
 
 const char *famfs_last_error(void) { return last_err; }
@@ -298,47 +303,47 @@ int famfs_munmap(void *addr, size_t len) {
   return rc ? fail(rc) : 0;
 }
 
+/* ---------------------------------------------------------------- read/write */
+
+/* The same path as the preload's pread/pwrite (famfs_rw.c), for programs linking libfamfs;
+ * an fd it may not serve goes to pread(2)/pwrite(2). libfamfs does not see close(), so every
+ * call checks that the fd is still the file and open mode it served (fstat + F_GETFL). */
+ssize_t famfs_pread(int fd, void *buf, size_t count, uint64_t offset) {
+  if (offset > (uint64_t)INT64_MAX) return fail(-EINVAL);
+  struct fc_fdent *e = fc_fd_get(&libc_sys, fd, 0, FC_CHECK_MODE);
+  if (!e) {
+    ssize_t r = pread(fd, buf, count, (off_t)offset);
+    return r < 0 ? fail(-errno) : r;
+  }
+  struct iovec v = {buf, count};
+  ssize_t r = fc_fd_readv(e, &v, 1, offset);
+  fc_fd_put(e);
+  return r < 0 ? fail((int)r) : r;
+}
+
+ssize_t famfs_pwrite(int fd, const void *buf, size_t count, uint64_t offset) {
+  if (offset > (uint64_t)INT64_MAX) return fail(-EINVAL);
+  struct fc_fdent *e = fc_fd_get(&libc_sys, fd, 1, FC_CHECK_MODE);
+  if (!e) {
+    ssize_t r = pwrite(fd, buf, count, (off_t)offset);
+    return r < 0 ? fail(-errno) : r;
+  }
+  struct iovec v = {(void *)buf, count};
+  ssize_t r = fc_fd_writev(e, &v, 1, offset);
+  fc_fd_put(e);
+  /* nothing sees this fd's fsync or close: write small writes back at once */
+  fc_fd_sync(fd);
+  return r < 0 ? fail((int)r) : r;
+}
+
 /* ---------------------------------------------------------------- cache maintenance */
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-static int have_clflushopt(void) {
-  static int cached = -1;
-  int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-  if (v < 0) {
-    unsigned a, b, c, d;
-    v = 0;
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) v = (b >> 23) & 1;
-    __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-  }
-  return v;
-}
-
-static void flush_range(const void *addr, size_t len) {
-  const size_t line = 64;
-  uintptr_t p = (uintptr_t)addr & ~(uintptr_t)(line - 1), e = (uintptr_t)addr + len;
-  if (have_clflushopt()) {
-    __asm__ volatile("sfence" ::: "memory");
-    for (; p < e; p += line) __asm__ volatile(".byte 0x66; clflush %0" : "+m"(*(volatile char *)p));
-  } else {
-    for (; p < e; p += line) __asm__ volatile("clflush %0" : "+m"(*(volatile char *)p));
-  }
-  __asm__ volatile("sfence" ::: "memory");
-}
-#else
-static void flush_range(const void *addr, size_t len) {
-  (void)addr;
-  (void)len;
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-#endif
-
 int famfs_flush(const void *addr, size_t len) {
-  if (len) flush_range(addr, len);
+  fc_flush_range(addr, len);
   return 0;
 }
 
 int famfs_invalidate(const void *addr, size_t len) {
-  if (len) flush_range(addr, len);
+  fc_flush_range(addr, len);
   return 0;
 }

@@ -12,6 +12,7 @@
  * - munmap of (part of) such a mapping retires exactly those pages (device-DAX: by whole
  *   2 MiB granules once all their pages are gone) and frees the surrounding granule padding
  *   when nothing of the mapping is left.
+ * - read/write/pread/readv/... of famfs fds: preload_rw.c (FAMFS_PRELOAD_RW=0 turns that off).
  * - FAMFS_PRELOAD_DISABLE=1 turns all of this off.
  * Plain C, no malloc (debug lines: snprintf on the stack + write(2)): safe inside allocators
  * that call mmap. */
@@ -33,6 +34,7 @@
 
 #include "famfs_core.h"
 #include "famfs.h"
+#include "preload.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -49,8 +51,9 @@ static mremap_fn next_mremap;
 static int init_state;
 static int disabled;
 static int debug;
+static int rw_off;
 /* Set while this thread is inside the shim: nested calls go straight through. */
-static __thread int in_shim __attribute__((tls_model("initial-exec")));
+__thread int pl_in_shim __attribute__((tls_model("initial-exec")));
 
 static void *raw_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
   long r = syscall(SYS_mmap, a, l, p, f, fd, o);
@@ -74,15 +77,22 @@ static int call_next_munmap(void *a, size_t l) {
   return fn ? fn(a, l) : raw_munmap(a, l);
 }
 
-static const struct fc_sys next_sys = {call_next_mmap, call_next_munmap};
+const struct fc_sys pl_sys = {call_next_mmap, call_next_munmap};
+
+/* FAMFS_PRELOAD_RW=0 turns the read/write path off (mmap stays). */
+static int env_is_zero(const char *name) {
+  const char *v = getenv(name);
+  return v && strcmp(v, "0") == 0;
+}
+
+int pl_rw_enabled(void) { return !disabled && !rw_off; }
 
 static int env_on(const char *name) {
   const char *v = getenv(name);
   return v && v[0] && strcmp(v, "0") != 0;
 }
 
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...) {
+void pl_note(const char *fmt, ...) {
   if (!debug) return;
   char buf[512];
   int n = snprintf(buf, sizeof buf, "famfs-preload[%d]: ", (int)getpid());
@@ -102,20 +112,22 @@ static void init(void) {
   if (!__atomic_compare_exchange_n(&init_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
                                    __ATOMIC_ACQUIRE))
     return; /* done, or in progress (possibly in this thread: raw syscalls meanwhile) */
-  in_shim++;
+  pl_in_shim++;
   disabled = env_on("FAMFS_PRELOAD_DISABLE");
   debug = env_on("FAMFS_PRELOAD_DEBUG");
+  rw_off = env_is_zero("FAMFS_PRELOAD_RW");
+  pl_rw_init(debug);
   __atomic_store_n(&next_mmap, (mmap_fn)dlsym(RTLD_NEXT, "mmap"), __ATOMIC_RELEASE);
   __atomic_store_n(&next_mmap64, (mmap_fn)dlsym(RTLD_NEXT, "mmap64"), __ATOMIC_RELEASE);
   __atomic_store_n(&next_munmap, (munmap_fn)dlsym(RTLD_NEXT, "munmap"), __ATOMIC_RELEASE);
   __atomic_store_n(&next_mremap, (mremap_fn)dlsym(RTLD_NEXT, "mremap"), __ATOMIC_RELEASE);
-  in_shim--;
+  pl_in_shim--;
   __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 }
 
 __attribute__((constructor)) static void preload_ctor(void) { init(); }
 
-static int ready(void) {
+int pl_ready(void) {
   if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2) init();
   return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2;
 }
@@ -133,7 +145,7 @@ static void *famfs_try(size_t len, int prot, int flags, int fd, off_t off, int *
   int rc = fc_read_fd(fd, &m, dev, sizeof dev);
   if (rc) {
     if (rc != FAMFS_ENOTFAMFS)
-      note("fd %d: %s; using the ordinary mmap", fd,
+      pl_note("fd %d: %s; using the ordinary mmap", fd,
            rc == FAMFS_EBADMAP ? "malformed famfs map" : strerror(-rc));
     return MAP_FAILED;
   }
@@ -146,7 +158,7 @@ static void *famfs_try(size_t len, int prot, int flags, int fd, off_t off, int *
      * for root (who could open it O_RDWR). */
     struct stat st;
     if (fstat(fd, &st) == 0 && (st.st_mode & 0222) == 0) {
-      note("fd %d: read-only file (mode %04o): refusing a writable shared mapping", fd,
+      pl_note("fd %d: read-only file (mode %04o): refusing a writable shared mapping", fd,
            (unsigned)(st.st_mode & 07777));
       *pass = 0;
       errno = EACCES;
@@ -154,51 +166,51 @@ static void *famfs_try(size_t len, int prot, int flags, int fd, off_t off, int *
     }
   }
   if ((uint64_t)off + len > fc_capacity(&m) || (uint64_t)off + len < (uint64_t)off) {
-    note("fd %d: [0x%llx, +0x%zx) goes beyond the file's allocation; using the ordinary mmap",
+    pl_note("fd %d: [0x%llx, +0x%zx) goes beyond the file's allocation; using the ordinary mmap",
          fd, (unsigned long long)off, len);
     return MAP_FAILED;
   }
   struct stat devst;
   rc = fc_verify_mount(fd, dev, &devst);
   if (rc) {
-    note("fd %d: its mount is not a famfs of %s mounted by root or by us (%d); using the "
+    pl_note("fd %d: its mount is not a famfs of %s mounted by root or by us (%d); using the "
          "ordinary mmap", fd, dev, rc);
     return MAP_FAILED;
   }
   int devdax = 0;
   int dfd = fc_open_device(dev, writable, &devdax, &devst);
   if (dfd < 0) {
-    note("cannot open %s %s (%s); using the ordinary (FUSE) mmap", dev,
+    pl_note("cannot open %s %s (%s); using the ordinary (FUSE) mmap", dev,
          writable ? "read-write" : "read-only", strerror(-dfd));
     return MAP_FAILED;
   }
   void *addr = MAP_FAILED;
-  rc = fc_map_range(&next_sys, &m, dfd, devdax, (uint64_t)off, len, prot, flags, &addr);
+  rc = fc_map_range(&pl_sys, &m, dfd, devdax, (uint64_t)off, len, prot, flags, &addr);
   close(dfd);
   if (rc) {
-    note("mapping fd %d [0x%llx, +0x%zx) from %s failed (%s); using the ordinary mmap", fd,
+    pl_note("mapping fd %d [0x%llx, +0x%zx) from %s failed (%s); using the ordinary mmap", fd,
          (unsigned long long)off, len, dev, strerror(-rc));
     return MAP_FAILED;
   }
-  note("fd %d [0x%llx, +0x%zx) -> %s at %p", fd, (unsigned long long)off, len, dev, addr);
+  pl_note("fd %d [0x%llx, +0x%zx) -> %s at %p", fd, (unsigned long long)off, len, dev, addr);
   *pass = 0;
   return addr;
 }
 
 static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, int is64) {
-  if (in_shim || !ready() || disabled || fd < 0 || (flags & MAP_ANONYMOUS)) {
+  if (pl_in_shim || !pl_ready() || disabled || fd < 0 || (flags & MAP_ANONYMOUS)) {
     void *p = is64 ? call_next_mmap64(addr, len, prot, flags, fd, off)
                    : call_next_mmap(addr, len, prot, flags, fd, off);
     /* Whatever the kernel just placed there replaced any famfs mapping we knew of. */
-    if (p != MAP_FAILED && !in_shim && fc_region_count()) fc_forget(&next_sys, p, len);
+    if (p != MAP_FAILED && !pl_in_shim && fc_region_count()) fc_forget(&pl_sys, p, len);
     return p;
   }
   int saved = errno;
-  in_shim++;
+  pl_in_shim++;
   int pass = 1;
   void *p = MAP_FAILED;
   if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) p = famfs_try(len, prot, flags, fd, off, &pass);
-  in_shim--;
+  pl_in_shim--;
   if (!pass) {
     if (p != MAP_FAILED) errno = saved;
     return p;
@@ -206,7 +218,7 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
   errno = saved;
   p = is64 ? call_next_mmap64(addr, len, prot, flags, fd, off)
            : call_next_mmap(addr, len, prot, flags, fd, off);
-  if (p != MAP_FAILED && fc_region_count()) fc_forget(&next_sys, p, len);
+  if (p != MAP_FAILED && fc_region_count()) fc_forget(&pl_sys, p, len);
   return p;
 }
 
@@ -219,10 +231,10 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t
 }
 
 EXPORT int munmap(void *addr, size_t len) {
-  if (in_shim || fc_region_count() == 0) return call_next_munmap(addr, len);
-  in_shim++;
-  int rc = fc_unmap(&next_sys, addr, len);
-  in_shim--;
+  if (pl_in_shim || fc_region_count() == 0) return call_next_munmap(addr, len);
+  pl_in_shim++;
+  int rc = fc_unmap(&pl_sys, addr, len);
+  pl_in_shim--;
   if (rc) {
     errno = -rc;
     return -1;
@@ -240,15 +252,15 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
     new_addr = va_arg(ap, void *);
     va_end(ap);
   }
-  if (!in_shim && fc_region_count() && fc_overlaps_region(old, old_len ? old_len : 1)) {
+  if (!pl_in_shim && fc_region_count() && fc_overlaps_region(old, old_len ? old_len : 1)) {
     if (!(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && new_len && new_len <= old_len &&
         ((uintptr_t)old & 4095) == 0) {
       size_t keep = (new_len + 4095) & ~(size_t)4095;
       size_t all = (old_len + 4095) & ~(size_t)4095;
       if (keep < all) {
-        in_shim++;
-        int rc = fc_unmap(&next_sys, (char *)old + keep, all - keep);
-        in_shim--;
+        pl_in_shim++;
+        int rc = fc_unmap(&pl_sys, (char *)old + keep, all - keep);
+        pl_in_shim--;
         if (rc) {
           errno = -rc;
           return MAP_FAILED;
@@ -256,7 +268,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
       }
       return old;
     }
-    note("mremap of a famfs mapping at %p refused (it cannot grow or move)", old);
+    pl_note("mremap of a famfs mapping at %p refused (it cannot grow or move)", old);
     errno = EINVAL;
     return MAP_FAILED;
   }
@@ -264,6 +276,6 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...) {
   void *p;
   if (fn) p = fn(old, old_len, new_len, flags, new_addr);
   else p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
-  if (p != MAP_FAILED && fc_region_count()) fc_forget(&next_sys, p, new_len);
+  if (p != MAP_FAILED && fc_region_count()) fc_forget(&pl_sys, p, new_len);
   return p;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "famfs.h"
+#include "fmap_rules.h"
 
 #define MiB (1ull << 20)
 static int failures;
@@ -218,10 +219,51 @@ static void test_devdax_rules(void) {
   close(z);
 }
 
+/* The rule vectors shared with the core's Catch2 test (tests/vectors/fmap_rules.txt): the
+ * daemon's fmap text of each is accepted or refused as the core does, capacity and
+ * resolution agree, and a valid map is mappable whole (issue 8 defect 7: EBADMAP before). */
+static void test_vectors(int img) {
+  static struct rule_vec vs[64];
+  int n = rule_vectors_load(FAMFS_VECTORS_DIR "/fmap_rules.txt", vs, 64);
+  CHECK(n > 0);
+  for (int i = 0; i < n; i++) {
+    const struct rule_vec *v = &vs[i];
+    char text[2048];
+    size_t len = rule_vector_fmap_text(v, text, sizeof text);
+    struct famfs_map *m = NULL;
+    int rc = famfs_parse_map(text, len, "/dev/null", &m);
+    if ((rc == 0) != v->valid) fprintf(stderr, "vector %s: parse gave %d\n", v->name, rc);
+    CHECK((rc == 0) == v->valid);
+    if (rc) continue;
+    if (m->capacity != v->capacity) fprintf(stderr, "vector %s: capacity 0x%llx\n", v->name,
+                                            (unsigned long long)m->capacity);
+    CHECK(m->capacity == v->capacity);
+    for (unsigned k = 0; k < v->nat; k++) {
+      const struct rv_at *a = &v->at[k];
+      uint64_t d = 0, r = 0;
+      rc = famfs_map_resolve(m, a->off, &d, &r);
+      if (a->none ? rc != -ENXIO : (rc != 0 || d != a->dev || r != a->run))
+        fprintf(stderr, "vector %s: offset 0x%llx -> rc %d dev 0x%llx run 0x%llx\n", v->name,
+                (unsigned long long)a->off, rc, (unsigned long long)d, (unsigned long long)r);
+      CHECK(a->none ? rc == -ENXIO : (rc == 0 && d == a->dev && r == a->run));
+    }
+    void *p = NULL;
+    rc = famfs_mmap_map(m, img, 0, 0, PROT_READ, MAP_SHARED, &p);
+    if (rc) fprintf(stderr, "vector %s: famfs_mmap_map gave %d\n", v->name, rc);
+    CHECK(rc == 0);
+    if (rc == 0) {
+      verify_all(m, p, 0, (size_t)m->size);
+      CHECK(famfs_munmap(p, (size_t)m->size) == 0);
+    }
+    famfs_free_map(m);
+  }
+}
+
 int main(void) {
   test_parse();
   int img = make_image(64 * MiB);
   test_map(img);
+  test_vectors(img);
   close(img);
   test_devdax_rules();
   struct famfs_map *m = NULL;

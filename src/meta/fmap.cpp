@@ -13,15 +13,11 @@
 #include <limits>
 
 #include "meta/error.hpp"
+#include "proto/fmap_rule.h"
 
 namespace famfs {
 
 namespace {
-
-
-
-
-
 
 uint64_t min_strip_len(const std::vector<Extent>& strips) {
   uint64_t m = kU64Max;
@@ -45,14 +41,8 @@ uint64_t Fmap::capacity() const {
     for (const Extent& e : extents) sum = sat_add(sum, e.len);
     return sum;
   }
-  // Interleave: the bytes reachable contiguously from offset 0. With equal strip lengths that
-  // are a multiple of the chunk (what allocators write) this is nstrips * strip_len; the
-  // general form keeps resolve() and capacity() consistent for any map.
-  if (extents.empty() || chunk_size == 0) return 0;
-  const uint64_t len = min_strip_len(extents);
-  const uint64_t full_stripes = len / chunk_size;
-  const uint64_t tail = len % chunk_size; // a partial last stripe maps the first `tail` bytes
-  return sat_add(sat_mul(sat_mul(full_stripes, chunk_size), extents.size()), tail);
+  // Interleave: one rule for the core and the C library (src/proto/fmap_rule.h).
+  return famfs_interleave_capacity(min_strip_len(extents), chunk_size, extents.size());
 }
 
 std::optional<Fmap::Run> Fmap::resolve(uint64_t off) const {
@@ -64,18 +54,11 @@ std::optional<Fmap::Run> Fmap::resolve(uint64_t off) const {
     }
     return std::nullopt;
   }
-  if (off >= capacity()) return std::nullopt; // also covers no strips and chunk 0
-  // The kernel's famfs_interleave_fileofs_to_daxofs (B§4.2).
-  const uint64_t nstrips = extents.size();
-  const uint64_t chunk_num = off / chunk_size;
-  const uint64_t chunk_off = off % chunk_size;
-  const uint64_t stripe_num = chunk_num / nstrips;
-  const uint64_t strip_num = chunk_num % nstrips;
-  const uint64_t strip_off = stripe_num * chunk_size + chunk_off;
-  const uint64_t len = min_strip_len(extents);
-  // off < capacity guarantees strip_off < len.
-  return Run{extents[strip_num].offset + strip_off,
-             std::min(chunk_size - chunk_off, len - strip_off)};
+  uint64_t strip = 0, strip_off = 0, run = 0;
+  if (famfs_interleave_locate(off, min_strip_len(extents), chunk_size, extents.size(), &strip,
+                              &strip_off, &run) != 0)
+    return std::nullopt; // beyond the map (also: no strips, chunk 0)
+  return Run{extents[strip].offset + strip_off, run};
 }
 
 DecodedFmap fmap_from_log(const omf::LogFmap& lf) {

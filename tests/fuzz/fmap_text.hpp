@@ -45,12 +45,5 @@ inline DecodedFmap decoded(const Fmap& f) {
   return d;
 }
 
-// Issue 8 defect 7: strips the core accepts that libfamfs refuses.
-inline bool defect7_shape(const Fmap& f) {
-  if (f.kind != Fmap::Kind::Interleave || !f.chunk_size) return false;
-  for (const Extent& e : f.extents)
-    if (e.len % f.chunk_size) return true;
-  return false;
-}
 
 } // namespace famfs::fuzz

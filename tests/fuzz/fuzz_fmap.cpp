@@ -13,9 +13,8 @@
 //                    accepts it (as replay would), its text as the daemon writes it must parse
 //                    (in libfamfs and in the CLI) to the same map, with the same capacity and
 //                    resolution.
-// The one known disagreement (issue 8 defect 7: an interleaved strip length that is not a
-// multiple of the chunk, valid for the core, refused by libfamfs) is skipped, not checked;
-// tests/integration/test_trust_hostile_images.py holds it as a strict xfail.
+// Interleaved strips whose length is not a multiple of the chunk are checked like every map
+// (issue 8 defect 7: libfamfs refused them; both sides now share src/proto/fmap_rule.h).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -68,7 +67,6 @@ void round_trip(uint64_t size, const Fmap& f) {
     fail("the CLI's parser does not read back a map the core accepts:\n" + t);
   fc_map m;
   const int rc = fc_parse_fmap(t.data(), t.size(), &m);
-  if (defect7_shape(f)) return; // issue 8 defect 7: refused today
   if (rc != 0) fail("libfamfs refuses a map the core accepts:\n" + t);
   if (m.size != size || !(from_lib(m) == f)) fail("libfamfs reads another map from\n" + t);
   same_resolution(size, f, m, t);

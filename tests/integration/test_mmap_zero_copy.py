@@ -158,6 +158,32 @@ def test_interleaved_mapping_matches_read(master, client, probes, mode, preload,
         assert f.read() == read[5 * MiB + 8192:12 * MiB + 8192]
 
 
+@pytest.mark.parametrize("mode,preload", [("lib", False), ("sys", True)],
+                         ids=["libfamfs", "preload"])
+def test_partial_stripe_interleave_maps(master, client, probes, mode, preload, tmp_path):
+    """Issue 8 defect 7: 2 strips x 6 MiB, chunk 4 MiB, size 10 MiB (strip length not a
+    multiple of the chunk) is valid for the core and served by read(); libfamfs gave
+    EBADMAP. It maps, equal to read() and to the pattern."""
+    size = 10 * MiB
+    fh.append(master.image, "file", "partial.dat", "--size", size, "--seed", 99,
+              "--interleave", 2, "--chunk", 4 * MiB, "--buckets", 2, "--strip-len", 6 * MiB)
+    replay(master, client)
+    for mpt, image in ((master.mpt, master.image), (client.mpt, client.image)):
+        path = os.path.join(mpt, "partial.dat")
+        fmap = fh.getxattr(path, "user.famfs.fmap")
+        assert "interleave 2 0x400000" in fmap and fmap.count(" 0x600000") == 2, fmap
+        with open(path, "rb") as f:
+            read = f.read()
+        assert read == fh.pattern(99, size)
+        P = probes(mode, preload=preload)
+        i, _ = P.map(path, 0, size, "r")
+        assert image in P.maps_line(i, 0)
+        out = str(tmp_path / "dump")
+        P.dump(i, 0, size, out)
+        with open(out, "rb") as f:
+            assert f.read() == read
+
+
 def test_readonly_file_cannot_be_mapped_writable(master, client, probes):
     create_file(master, "ro.dat", 4 * MiB, seed=7, mode=0o444)
     replay(master, client)

@@ -131,7 +131,6 @@ def test_corpus_is_large_enough():
 
 
 # ---- defects of issue 8 these checks found (fixed; each test failed before its fix) ---------
-# defect 7 stays a strict xfail until libfamfs's fix lands: fixing it without updating this fails.
 
 def _defect_image(base, key):
     _, builder = hi.DEFECT_CASES[key]
@@ -184,11 +183,9 @@ def test_defect5_shrink_under_mount_daemons_survive(base):
 
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 defect 7: libfamfs refuses an interleaved map "
-                   "the daemon serves (strip length not a multiple of the chunk)")
 def test_defect7_libfamfs_maps_what_the_daemon_serves(base):
-    """2 strips of 6 MiB, chunk 4 MiB, size 10 MiB: valid for the core (tests/fuzz/fuzz_fmap
-    skips these instead of checking them)."""
+    """2 strips of 6 MiB, chunk 4 MiB, size 10 MiB: valid for the core and for libfamfs (one
+    rule, src/proto/fmap_rule.h)."""
     strips = [(hi.FREE, 6 * MiB), (hi.FREE + 6 * MiB, 6 * MiB)]
     builder = hi.entries(hi.il("il6", 10 * MiB, 4 * MiB, strips))
     image, client = _mount_case(base, "defect7", builder)

@@ -3,7 +3,9 @@
 //
 //   famfs-test-append IMAGE mkdir PATH [--mode M] [--uid U] [--gid G]
 //   famfs-test-append IMAGE file PATH --size N [--mode M] [--uid U] [--gid G] [--seed S]
-//                                      [--interleave NSTRIPS --chunk BYTES [--buckets B]]
+//                                      [--interleave NSTRIPS --chunk BYTES [--buckets B]
+//                                       [--strip-len BYTES]]  (cut every strip to BYTES, e.g.
+//                                        not a multiple of the chunk: issue 8 defect 7)
 //                                      [--stamp]  (print "stamp <CLOCK_MONOTONIC ns>" taken
 //                                                  right after the append)
 //   famfs-test-append IMAGE bulk DIR COUNT [--size N] [--mode M]
@@ -77,6 +79,7 @@ struct Opts {
   uint64_t seed = 0;
   uint32_t nstrips = 0, nbuckets = 0;
   uint64_t chunk = 0;
+  uint64_t strip_len = 0;
   bool stamp = false;
 };
 
@@ -96,6 +99,7 @@ Opts parse(int argc, char** argv, int from) {
     else if (a == "--interleave") o.nstrips = uint32_t(num(val()));
     else if (a == "--chunk") o.chunk = num(val());
     else if (a == "--buckets") o.nbuckets = uint32_t(num(val()));
+    else if (a == "--strip-len") o.strip_len = num(val());
     else if (a == "--stamp") o.stamp = true;
     else usage((std::string("unknown option ") + std::string(a)).c_str());
   }
@@ -177,6 +181,12 @@ int main(int argc, char** argv) {
         ip.nbuckets = o.nbuckets ? o.nbuckets : o.nstrips;
         ip.chunk_size = o.chunk ? o.chunk : omf::kAllocUnit;
         f = alloc.alloc_interleaved(o.size, ip, 12345);
+        if (f && o.strip_len) {
+          for (Extent& e : f->extents) {
+            if (o.strip_len > e.len) usage("--strip-len is longer than the allocated strips");
+            e.len = o.strip_len;
+          }
+        }
       } else {
         f = alloc.alloc_contiguous(o.size);
       }

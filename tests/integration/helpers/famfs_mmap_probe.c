@@ -17,6 +17,8 @@
  *   maps I OFF                   -> ok <the /proc/self/maps line holding that address>|none
  *   mremap I NEWLEN              -> ok <address>        (mremap(2) with MREMAP_MAYMOVE)
  *   dump I OFF LEN FILE          -> ok                  (write the mapped bytes to FILE)
+ *   copy SRC SOFF DST DOFF LEN   -> ok N   (read(2)/write(2) after lseek: the preload's
+ *                                            read/write path on famfs files)
  *   getmap PATH                  -> ok size=.. kind=.. n=.. chunk=.. device=.. ext=off:len,...
  *   quit
  * Sizes and offsets accept 0x hex. */
@@ -163,6 +165,37 @@ static void cmd_mremap(int i, size_t newlen) {
   printf("ok %p\n", p);
 }
 
+static void cmd_copy(const char *src, off_t soff, const char *dst, off_t doff, size_t len) {
+  static char buf[1 << 20];
+  int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT, 0600);
+  size_t done = 0;
+  int e = 0;
+  if (in < 0 || out < 0 || lseek(in, soff, SEEK_SET) < 0 || lseek(out, doff, SEEK_SET) < 0)
+    e = errno;
+  while (!e && done < len) {
+    size_t want = len - done < sizeof buf ? len - done : sizeof buf;
+    ssize_t n = read(in, buf, want);
+    if (n <= 0) {
+      e = n < 0 ? errno : EIO;
+      break;
+    }
+    for (ssize_t w = 0; w < n;) {
+      ssize_t k = write(out, buf + w, (size_t)(n - w));
+      if (k <= 0) {
+        e = k < 0 ? errno : EIO;
+        break;
+      }
+      w += k;
+    }
+    done += (size_t)n;
+  }
+  if (in >= 0) close(in);
+  if (out >= 0) close(out);
+  if (e) return reply_err(-e, strerror(e));
+  printf("ok %zu\n", done);
+  fflush(stdout);
+}
+
 static void cmd_dump(int i, uint64_t off, size_t len, const char *path) {
   if (get_map(i) < 0) return reply_err(-EINVAL, "no such mapping");
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -206,7 +239,7 @@ int main(int argc, char **argv) {
   while (fgets(line, sizeof line, stdin)) {
     char cmd[16], a[4096], b[4096];
     int i;
-    unsigned long long x, y;
+    unsigned long long x, y, z;
     line[strcspn(line, "\n")] = 0;
     if (sscanf(line, "%15s", cmd) != 1) continue;
     if (!strcmp(cmd, "quit")) break;
@@ -230,6 +263,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "dump") &&
              sscanf(line, "%*s %d %lli %lli %4095s", &i, &x, &y, a) == 4)
       cmd_dump(i, x, y, a);
+    else if (!strcmp(cmd, "copy") &&
+             sscanf(line, "%*s %4095s %lli %4095s %lli %lli", a, &x, b, &y, &z) == 5)
+      cmd_copy(a, (off_t)x, b, (off_t)y, (size_t)z);
     else if (!strcmp(cmd, "getmap") && sscanf(line, "%*s %4095s", a) == 1)
       cmd_getmap(a);
     else

@@ -2,7 +2,8 @@
 # libfamfs and the LD_PRELOAD shim on a real device-DAX device (/dev/dax0.0, 2 MiB alignment) in
 # a QEMU guest, with the tests/vm machinery (tests/vm/lib.sh, docs/vm.md). Checks what image
 # files cannot show: whole-granule mappings, partial munmap by granules, mremap, an interleaved
-# file mapped chunk by chunk equal to read(2), read-only refusal, the FUSE fallback.
+# file mapped chunk by chunk equal to read(2), read-only refusal, the FUSE fallback, and the
+# preload's read(2)/write(2) served from the device (the probe's copy), equal to the FUSE path.
 # Needs root; FAMFS_BUILD_DIR (default: build) with famfs, mkfs.famfs, famfs-fused, the probe
 # and libfamfs-preload.so built.
 FAMFS_BUILD_DIR=${FAMFS_BUILD_DIR:-build}
@@ -38,6 +39,13 @@ printf "%s\n" "map /mnt/f/a 0 8388608 r" "maps 0 0" "read 0 4113 5" "mremap 0 16
   FAMFS_PRELOAD_DEBUG=1 LD_PRELOAD=/host/lib/libfamfs-preload.so famfs-mmap-probe sys > out/preload.txt 2>&1
 printf "%s\n" "map /mnt/f/a 0 8388608 r" "maps 0 0" "read 0 4113 5" "quit" |
   famfs-mmap-probe sys > out/fuse.txt 2>&1
+dd if=/dev/urandom of=/tmp/w.src bs=1M count=3 2> /dev/null
+printf "%s\n" "copy /mnt/f/il 0 /tmp/il.pre 0 23068672" "copy /tmp/w.src 0 /mnt/f/il 1114112 3145728" \
+  "quit" | FAMFS_PRELOAD_DEBUG=1 LD_PRELOAD=/host/lib/libfamfs-preload.so famfs-mmap-probe sys \
+  > out/rw.txt 2>&1
+cmp /tmp/il.pre /tmp/il.read > out/rwcmp.txt 2>&1; echo "cmp rc $?" >> out/rwcmp.txt
+dd if=/mnt/f/il of=/tmp/w.back bs=65536 skip=17 count=48 2> /dev/null
+cmp /tmp/w.src /tmp/w.back > out/wcmp.txt 2>&1; echo "cmp rc $?" >> out/wcmp.txt
 famfs umount /mnt/f > out/umount.txt 2>&1; echo $? > out/umount.rc
 '
 # lib.txt answers, in order (one line per command)
@@ -66,5 +74,9 @@ check_grep '^err -22' preload.txt "preload: mremap cannot grow a famfs mapping"
 check_grep '^ok unmapped' preload.txt "preload: mremap shrinks by whole granules"
 check_grep '/mnt/f/a$' fuse.txt "without the preload: a FUSE mapping"
 check_grep '^ok 68656c6c6f' fuse.txt "FUSE mapping reads the bytes"
+check_grep '^famfs-preload.*reads served from the device.*/dev/dax0.0' rw.txt "preload read(2) served from /dev/dax0.0"
+check_grep '^famfs-preload.*read/write served from the device.*/dev/dax0.0' rw.txt "preload write(2) served to /dev/dax0.0"
+check_grep '^cmp rc 0' rwcmp.txt "preload read(2) of the interleaved file = FUSE read(2)"
+check_grep '^cmp rc 0' wcmp.txt "preload write(2) across chunks = FUSE read(2) back"
 check "$(out umount.rc)" 0 "umount"
 vm_done
