@@ -118,6 +118,7 @@ struct MountOpts {
   std::optional<unsigned> refresh_ms;
   std::optional<unsigned> threads;
   bool nodirect = false;
+  std::vector<std::string> options; // -o: famfs-fused and generic mount options, as given
 };
 
 int run_mount(const MountOpts& o) {
@@ -182,6 +183,10 @@ int run_mount(const MountOpts& o) {
       optstr += c;
     }
   }
+  // -o lists go to famfs-fused as they are (already comma separated, escapes kept): it
+  // refuses unknown options, naming them.
+  for (const std::string& list : o.options)
+    if (!list.empty()) optstr += "," + list;
   std::string fused = find_fused();
   std::vector<std::string> argv_s = {fused};
   if (o.debug) argv_s.push_back("-d");
@@ -421,6 +426,10 @@ void register_mount_commands(CLI::App& app) {
     c->add_option("--threads", o->threads, "famfs-fused worker threads (default " +
                   std::to_string(FAMFS_DEFAULT_THREADS) + ")");
     c->add_flag("--nodirect", o->nodirect, "Serve file data through the page cache");
+    c->add_option("-o,--options", o->options,
+                  "famfs-fused -o options and generic mount options (noexec, nosuid, nodev, "
+                  "noatime, ...), comma separated; may be repeated")
+        ->allow_extra_args(false);   // one list per -o, however many -o
   }
   {
     auto mpt = std::make_shared<std::string>();

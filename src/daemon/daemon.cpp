@@ -31,6 +31,8 @@
 #include "dax/cache.hpp"
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/mount_options.hpp"
 #include "daemon/wire.hpp"
 #include "meta/numeric.hpp"
 #include "meta/bitmap.hpp"
@@ -338,6 +340,7 @@ void Daemon::poller_main() {
       spdlog::error("log refresh failed: {}", e.what());
     }
     if (inval_pending_) flush_invalidations();
+    if (notify_.enabled()) notify_.poll(service_state());
   }
 }
 
@@ -900,6 +903,7 @@ ssize_t Daemon::io_writev(int fd, struct iovec* iov, int count) {
           opt_.ready_fd = -1;
         }
         if (!use_direct_io_ || !allow_mmap_negotiated_) use_direct_io_ = false;
+        notify_.ready(service_state()); // the replayed log is served from now on
       }
       errno = e;
       return r;
@@ -1025,18 +1029,8 @@ void fuse_log_to_spdlog(enum fuse_log_level level, const char* fmt, va_list ap) 
     spdlog::debug("fuse: {}", buf);
 }
 
-std::string escape_opt(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == ',' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o;
-}
-
 } // namespace
 
-void set_logging_after_daemonize(const Options& opt); // main.cpp
 
 int Daemon::run() {
   struct fuse_lowlevel_ops ops {};
@@ -1069,9 +1063,7 @@ int Daemon::run() {
   ops.removexattr = ll_removexattr;
 
   fuse_set_log_func(fuse_log_to_spdlog);
-  std::string o = "subtype=famfs,fsname=" + escape_opt(opt_.device) + ",default_permissions";
-  if (opt_.allow_other) o += ",allow_other";
-  if (opt_.read_only) o += ",ro";
+  std::string o = fuse_mount_options(opt_);
   std::vector<std::string> argv_s = {"famfs-fused", "-o", o};
   if (opt_.debug) argv_s.push_back("-d");
   std::vector<char*> argv;
@@ -1122,6 +1114,7 @@ int Daemon::run() {
   fuse_loop_cfg_set_idle_threads(cfg, opt_.idle_threads >= 0 ? unsigned(opt_.idle_threads)
                                                                : opt_.threads);
   int rc = fuse_session_loop_mt(se_, cfg);
+  notify_.stopping();
   fuse_loop_cfg_destroy(cfg);
   stop_ = true;
   wake_.notify_all();
@@ -1131,7 +1124,8 @@ int Daemon::run() {
   fuse_session_destroy(se_);
   se_ = nullptr;
   spdlog::info("famfs-fused {}: unmounted {}", opt_.device, opt_.mountpoint);
-  return rc == 0 ? 0 : 1;
+  // libfuse's loop returns the number of the signal that ended it: a requested stop.
+  return (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
 }
 
 } // namespace famfs::daemon

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dax/device.hpp"
+#include "daemon/notify.hpp"
 #include "dax/mapping.hpp"
 #include "meta/geometry.hpp"
 #include "meta/namespace.hpp"
@@ -37,9 +38,12 @@ struct Options {
   double timeout = FAMFS_DEFAULT_TIMEOUT_S; // entry/attr cache timeout (s)
   int ready_fd = -1;
   std::string log_file;
+  std::string log_target;        // -o log=journal|syslog (daemon/logging.hpp); "": default
+  std::string log_level;         // -o loglevel=...; "": info (debug with -d)
   unsigned threads = FAMFS_DEFAULT_THREADS; // max worker threads
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
+  std::vector<std::string> kernel_options; // noexec, noatime, ... (daemon/mount_options.hpp)
 };
 
 // Parse argv as documented in docs/daemon.md. Returns nullopt after printing an error
@@ -108,8 +112,10 @@ class Daemon {
                                  std::optional<uint64_t> damage_index);
   void add_lookup(Ino ino, uint64_t n);
   void flush_dirty(OpenFile& of);
+  ServiceState service_state(); // for notify_ (defined in notify.cpp)
 
   Options opt_;
+  ServiceNotifier notify_;        // systemd: READY, STATUS, WATCHDOG, STOPPING
   std::optional<dax::Device> dev_;
   dax::Mapping map_;
   std::byte* base_ = nullptr;
