@@ -132,7 +132,7 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err, bool& o_sloppy
                      "' cannot be set on a FUSE mount (libfuse does not pass it to the "
                      "kernel); leave it out",
                false;
-      case GenericOption::Unknown: unknown.emplace_back(kv); break;
+      case GenericOption::Unknown: unknown.emplace_back(k); break;
     }
   }
   return true;

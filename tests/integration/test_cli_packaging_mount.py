@@ -244,7 +244,7 @@ def test_unknown_mount_options_are_refused_by_name(sbin_helper, tmp_path):
         host.mkfs(image)
         p = host.famfs("mount", "-o", "noexec,bogus=1,nonsense", image, mpt, check=False)
         assert p.returncode != 0
-        assert "'bogus=1'" in p.stderr and "'nonsense'" in p.stderr, p.stderr
+        assert "unknown options 'bogus', 'nonsense'" in p.stderr, p.stderr
         assert not fh.is_mounted(mpt)
         # a kernel mount flag that libfuse cannot pass: refused, saying so
         p = host.famfs("mount", "-o", "nodiratime", image, mpt, check=False)
