@@ -1,5 +1,6 @@
 #!/bin/bash
-# Configure (once) and build into ./build (or $1), warnings as errors.
+# Configure (once) and build into ./build (or $1), warnings as errors (-Dwerror_all=true: CI's
+# choice; a plain `meson setup` leaves it off so a packager's build never fails on a warning).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}; shift || true

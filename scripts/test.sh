@@ -13,6 +13,9 @@ run() { # run NAME CMD...: count one suite
   if "${@:2}"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1"; fi
 }
 run "meson test (unit, integration, vm)" meson test -C build --print-errorlogs --num-processes 2
+# A packager builds with --buildtype=release (-O3, where g++ warns about other things than at
+# -O2): build that once too, warnings as errors, so a warning there fails CI, not the packager.
+run "release build (-O3, warnings as errors)" scripts/build.sh build-release --buildtype=release -Dtests=false
 # libFuzzer targets (clang build in build-fuzz), FAMFS_FUZZ_SECONDS each (default 60).
 run "fuzz (libFuzzer)" env FAMFS_BUILD_DIR="$PWD/build" tests/fuzz/run.sh
 scripts/build.sh build-asan -Dsanitize=true -Db_lundef=false -Dbuildtype=debug || exit 1

@@ -104,37 +104,34 @@ struct MountOpts {
   bool nodefaultperm = false, read_only = false, remount = false, allow_other = false;
   bool mmap = false, read = false, dummy = false, load_module = false, set_daxmode = false;
   std::optional<double> timeout;
-  std::string cache, shadow, uuid_file, log_file, options;
+  std::string cache, shadow, uuid_file, log_file;
   std::optional<unsigned> refresh_ms;
   std::optional<unsigned> threads;
   bool nodirect = false;
+  std::vector<std::string> options; // -o: famfs-fused and generic mount options, as given
 };
 
-// -o LIST: ro and rw (the last one wins), as mount(8). Everything else has its own option.
-std::optional<std::string> apply_mount_options(const std::string& list, bool& read_only) {
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = list.find(',', pos);
-    if (comma == std::string::npos) comma = list.size();
-    const std::string opt = list.substr(pos, comma - pos);
-    if (opt == "ro") {
-      read_only = true;
-    } else if (opt == "rw") {
-      read_only = false;
-    } else if (!opt.empty()) {
-      return "-o " + opt + ": unknown mount option (famfs mount -o takes ro or rw; the other "
-                           "settings have their own options, see --help)";
+// -o lists: ro and rw set read-only (the last one wins, as mount(8)); every option also goes
+// to famfs-fused, which knows the rest and refuses unknown ones by name.
+void apply_read_only(const std::vector<std::string>& lists, bool& read_only) {
+  for (const std::string& list : lists) {
+    size_t pos = 0;
+    while (pos <= list.size()) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      const std::string opt = list.substr(pos, comma - pos);
+      if (opt == "ro") read_only = true;
+      else if (opt == "rw") read_only = false;
+      pos = comma + 1;
     }
-    pos = comma + 1;
   }
-  return std::nullopt;
 }
 
 int run_mount(const MountOpts& given) {
   const char* prog = "famfs mount";
   MountOpts o = given;
   if (o.mmap && o.read) return usage_error(prog, "-m/--mmap and -r/--read are mutually exclusive");
-  if (auto why = apply_mount_options(o.options, o.read_only)) return usage_error(prog, *why);
+  apply_read_only(o.options, o.read_only);
   if (o.nofuse) {
     print_error(prog, "-F/--nofuse is not available: this famfs is FUSE only (there is no famfs "
                       "kernel module); mount without -F");
@@ -197,6 +194,10 @@ int run_mount(const MountOpts& given) {
       optstr += c;
     }
   }
+  // -o lists go to famfs-fused as they are (already comma separated, escapes kept): it
+  // refuses unknown options, naming them.
+  for (const std::string& list : o.options)
+    if (!list.empty()) optstr += "," + list;
   std::string fused = find_fused();
   std::vector<std::string> argv_s = {fused};
   if (o.debug) argv_s.push_back("-d");
@@ -491,7 +492,6 @@ void register_mount_commands(Commands& app) {
     c->add_flag("-r,--read", o->read, "Upstream: play the log with read(); accepted, no effect "
                                        "(excludes -m)");
     c->add_flag("--read-only", o->read_only, "Mount read-only (also -o ro)");
-    c->add_option("-o,--options", o->options, "Mount options: ro (read-only) or rw");
     c->add_flag("-R,--remount", o->remount,
                 "If DEVICE is already mounted on MOUNTPOINT, just replay its log");
     c->add_option("-c,--cache", o->cache, "Metadata caching: always|normal|never");
@@ -503,6 +503,10 @@ void register_mount_commands(Commands& app) {
     c->add_option("--threads", o->threads, "famfs-fused worker threads (default " +
                   std::to_string(FAMFS_DEFAULT_THREADS) + ")");
     c->add_flag("--nodirect", o->nodirect, "Serve file data through the page cache");
+    c->add_option("-o,--options", o->options,
+                  "famfs-fused -o options and generic mount options (noexec, nosuid, nodev, "
+                  "noatime, ...), comma separated; may be repeated")
+        ->allow_extra_args(false);   // one list per -o, however many -o
   }
   {
     auto o = std::make_shared<UmountOpts>();

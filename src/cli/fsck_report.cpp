@@ -293,7 +293,10 @@ std::string fsck_json(const FsckReport& r, const std::string& device,
   std::string problems = "[";
   for (const std::string& p : r.problems) {
     if (problems.size() > 1) problems += ", ";
-    problems += "\"" + json_escape(p) + "\"";
+    // Appended piece by piece: `"\"" + std::string` trips g++ 12's -Wrestrict at -O3.
+    problems += '"';
+    problems += json_escape(p);
+    problems += '"';
   }
   problems += "]";
   j.add_raw("problems", problems);

@@ -17,6 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/device_guard.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/mount_options.hpp"
 #include "dax/cache.hpp"
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
@@ -174,7 +176,9 @@ void Daemon::first_replay() {
 }
 
 // The ready-fd handshake (famfs mount waits for it): one byte once INIT is answered.
+// systemd hears READY=1 at the same point: the replayed log is served from now on.
 void Daemon::mount_ready() {
+  notify_.ready(service_state());
   if (!ready_fd_) return;
   const char c = 1;
   (void)!::write(ready_fd_.get(), &c, 1);
@@ -216,27 +220,14 @@ void fuse_log_to_spdlog(enum fuse_log_level level, const char* fmt, va_list ap) 
     spdlog::debug("fuse: {}", buf);
 }
 
-std::string escape_opt(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == ',' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o;
-}
-
 } // namespace
-
-void set_logging_after_daemonize(const Options& opt); // main.cpp
 
 // A FUSE session mounted on the mount point with our I/O hooks; false (logged) on failure.
 bool Daemon::open_session() {
   const struct fuse_lowlevel_ops ops = operation_table();
 
   fuse_set_log_func(fuse_log_to_spdlog);
-  std::string o = "subtype=famfs,fsname=" + escape_opt(opt_.device) + ",default_permissions";
-  if (opt_.allow_other) o += ",allow_other";
-  if (opt_.read_only) o += ",ro";
+  std::string o = fuse_mount_options(opt_);
   std::vector<std::string> argv_s = {"famfs-fused", "-o", o};
   if (opt_.debug) argv_s.push_back("-d");
   std::vector<char*> argv;
@@ -296,6 +287,7 @@ int Daemon::run() {
   fuse_loop_cfg_set_idle_threads(cfg, opt_.idle_threads >= 0 ? unsigned(opt_.idle_threads)
                                                                : opt_.threads);
   int rc = fuse_session_loop_mt(se_, cfg);
+  notify_.stopping();
   fuse_loop_cfg_destroy(cfg);
   stop_ = true;
   wake_.notify_all();
@@ -305,7 +297,8 @@ int Daemon::run() {
   fuse_session_destroy(se_);
   se_ = nullptr;
   spdlog::info("famfs-fused {}: unmounted {}", opt_.device, opt_.mountpoint);
-  return rc == 0 ? 0 : 1;
+  // libfuse's loop returns the number of the signal that ended it: a requested stop.
+  return (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
 }
 
 } // namespace famfs::daemon

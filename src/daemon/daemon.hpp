@@ -29,6 +29,7 @@
 #include "daemon/invalidations.hpp"
 #include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
+#include "daemon/notify.hpp"
 #include "dax/mapping.hpp"
 #include "meta/geometry.hpp"
 #include "meta/namespace.hpp"
@@ -51,9 +52,12 @@ struct Options {
   double timeout = FAMFS_DEFAULT_TIMEOUT_S; // entry/attr cache timeout (s)
   int ready_fd = -1;
   std::string log_file;
+  std::string log_target;        // -o log=journal|syslog (daemon/logging.hpp); "": default
+  std::string log_level;         // -o loglevel=...; "": info (debug with -d)
   unsigned threads = FAMFS_DEFAULT_THREADS; // max worker threads
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
+  std::vector<std::string> kernel_options; // noexec, noatime, ... (daemon/mount_options.hpp)
 };
 
 // Parse argv as documented in docs/daemon.md. Returns nullopt after printing an error
@@ -147,8 +151,10 @@ class Daemon {
   std::optional<std::string> xattr_value(std::string_view name) const;
   std::string status_report();
   std::string logplay_report(size_t caller_size);
+  ServiceState service_state(); // for notify_ (defined in notify.cpp)
 
   Options opt_;
+  ServiceNotifier notify_;        // systemd: READY, STATUS, WATCHDOG, STOPPING
   std::optional<dax::Device> dev_;
   dax::Mapping map_;
   std::byte* base_ = nullptr;

@@ -209,6 +209,7 @@ void Daemon::poller_main() {
       spdlog::error("log refresh failed: {}", e.what());
     }
     send();
+    if (notify_.enabled()) notify_.poll(service_state());
   }
 }
 

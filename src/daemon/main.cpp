@@ -11,12 +11,11 @@
 #include <string_view>
 #include <vector>
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/mount_options.hpp"
 #include "meta/error.hpp"
 #include "proto/daemon_defaults.h"
 #include "proto/version.hpp"
@@ -30,7 +29,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: famfs-fused [-f] [-d] [-o OPTIONS] DEVICE MOUNTPOINT\n"
     "  -f                        stay in the foreground (log to stderr)\n"
-    "  -d                        debug: log every FUSE request\n"
+    "  -d                        debug: log every FUSE request (and loglevel=debug)\n"
     "  --version                 print the version and exit\n"
     "  -o system_uuid_file=PATH  host identity file (also $FAMFS_SYSTEM_UUID_FILE)\n"
     "  -o refresh_ms=N           log poll interval in ms (default " DEFAULT(FAMFS_DEFAULT_REFRESH_MS) ")\n"
@@ -38,11 +37,17 @@ constexpr const char* kUsage =
     "  -o cache=always|normal|never  timeout 3600 / 1 / 0\n"
     "  -o ro                     read-only mount\n"
     "  -o allow_other            let other users use the mount\n"
-    "  -o log_file=PATH          log to PATH (default: stderr with -f, else syslog)\n"
+    "  -o log_file=PATH          also log to PATH (default: stderr with -f, else syslog)\n"
+    "  -o log=journal|syslog     log to the journal or syslog (also with -f)\n"
+    "  -o loglevel=LEVEL         error, warn, info (default), debug or trace;\n"
+    "                            SIGUSR1/SIGUSR2: one step more/less verbose\n"
     "  -o threads=N              maximum worker threads (default " DEFAULT(FAMFS_DEFAULT_THREADS) ")\n"
     "  -o nodirect               serve file data through the page cache, not direct I/O\n"
     "  -o ready_fd=N             (internal) write one byte to fd N when the mount is ready\n"
-    "Always passed to FUSE: subtype=famfs,fsname=<device>,default_permissions.\n";
+    "  -o noexec,nosuid,nodev,noatime,sync,...  generic mount options, for the kernel mount\n"
+    "  -o sloppy                 ignore unknown options (mount -s) instead of refusing them\n"
+    "Always passed to FUSE: subtype=famfs,fsname=<device>,default_permissions.\n"
+    "fstab words (defaults, noauto, nofail, _netdev, x-*, ...) are accepted and ignored.\n";
 
 std::string absolute(const std::string& p) {
   char buf[PATH_MAX];
@@ -62,7 +67,9 @@ bool parse_uint(std::string_view s, unsigned long long& out) {
   return errno == 0 && end && *end == 0;
 }
 
-bool apply_opt(Options& o, std::string_view kv, std::string& err) {
+// One -o option into o; unknown ones are collected (all are named in one message).
+bool apply_opt(Options& o, std::string_view kv, std::string& err, bool& o_sloppy,
+               std::vector<std::string>& unknown) {
   auto eq = kv.find('=');
   std::string_view k = kv.substr(0, eq);
   std::string_view v = eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1);
@@ -107,11 +114,28 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err) {
     o.direct_io = false;
   } else if (k == "debug") {
     o.debug = true;
+  } else if (k == "loglevel") {
+    if (!parse_log_level(v)) return err = "loglevel must be error, warn, info, debug or trace", false;
+    o.log_level = std::string(v);
+  } else if (k == "log") {
+    if (!valid_log_target(v)) return err = "log must be journal or syslog", false;
+    o.log_target = std::string(v);
   } else if (k == "default_permissions" || k == "fsname" || k == "subtype" || k == "daxdev" ||
              k == "shadow") {
     // always set by us / upstream famfs_fused compatibility: accepted and ignored
+  } else if (k == "sloppy") {
+    o_sloppy = true;
   } else {
-    return err = "unknown option '" + std::string(k) + "'", false;
+    switch (classify_generic_option(kv)) {
+      case GenericOption::Kernel: o.kernel_options.emplace_back(kv); break;
+      case GenericOption::Userland: break;
+      case GenericOption::NotThroughFuse:
+        return err = "mount option '" + std::string(kv) +
+                     "' cannot be set on a FUSE mount (libfuse does not pass it to the "
+                     "kernel); leave it out",
+               false;
+      case GenericOption::Unknown: unknown.emplace_back(k); break;
+    }
   }
   return true;
 }
@@ -120,7 +144,8 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err) {
 
 std::optional<Options> parse_args(int argc, char** argv, int* exit_code) {
   Options o;
-  std::vector<std::string> pos;
+  std::vector<std::string> pos, unknown;
+  bool sloppy = false;
   *exit_code = 1;
   auto fail = [&](const std::string& m) -> std::optional<Options> {
     std::fprintf(stderr, "famfs-fused: %s\n%s", m.c_str(), kUsage);
@@ -156,7 +181,7 @@ std::optional<Options> parse_args(int argc, char** argv, int* exit_code) {
         if (j == list.size() || list[j] == ',') {
           if (!cur.empty()) {
             std::string err;
-            if (!apply_opt(o, cur, err)) return fail(err);
+            if (!apply_opt(o, cur, err, sloppy, unknown)) return fail(err);
           }
           cur.clear();
         } else if (list[j] == '\\' && j + 1 < list.size()) {
@@ -171,46 +196,20 @@ std::optional<Options> parse_args(int argc, char** argv, int* exit_code) {
       pos.emplace_back(a);
     }
   }
+  if (!unknown.empty()) {
+    std::string names;
+    for (const auto& u : unknown) names += (names.empty() ? "'" : ", '") + u + "'";
+    if (!sloppy)
+      return fail("unknown option" + std::string(unknown.size() > 1 ? "s " : " ") + names +
+                  " (neither a famfs-fused option nor a generic mount option; -o sloppy "
+                  "ignores them)");
+    std::fprintf(stderr, "famfs-fused: ignoring unknown option%s %s (sloppy)\n",
+                 unknown.size() > 1 ? "s" : "", names.c_str());
+  }
   if (pos.size() != 2) return fail("need DEVICE and MOUNTPOINT");
   o.device = absolute(pos[0]);
   o.mountpoint = absolute(pos[1]);
   return o;
-}
-
-void setup_logging(const Options& opt) {
-  std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  if (!opt.log_file.empty()) {
-    try {
-      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(opt.log_file));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "famfs-fused: cannot open log file %s: %s\n", opt.log_file.c_str(),
-                   e.what());
-    }
-  }
-  auto lg = std::make_shared<spdlog::logger>("famfs-fused", sinks.begin(), sinks.end());
-  lg->set_pattern("%Y-%m-%dT%H:%M:%S.%e famfs-fused[%P] %l: %v");
-  sinks[0]->set_pattern("famfs-fused: %v"); // what a user sees from 'famfs mount'
-  if (!opt.foreground && !opt.debug) sinks[0]->set_level(spdlog::level::warn);
-  lg->set_level(opt.debug ? spdlog::level::debug : spdlog::level::info);
-  lg->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(lg);
-}
-
-// After fuse_daemonize() stderr is /dev/null: log to the file, else to syslog.
-void set_logging_after_daemonize(const Options&) {
-  std::vector<spdlog::sink_ptr> sinks;
-  auto old = spdlog::default_logger();
-  for (auto& s : old->sinks())
-    if (!std::dynamic_pointer_cast<spdlog::sinks::stderr_sink_mt>(s)) sinks.push_back(s);
-  if (sinks.empty())
-    sinks.push_back(
-        std::make_shared<spdlog::sinks::syslog_sink_mt>("famfs-fused", LOG_PID, LOG_DAEMON, false));
-  auto lg = std::make_shared<spdlog::logger>("famfs-fused", sinks.begin(), sinks.end());
-  lg->set_pattern("%Y-%m-%dT%H:%M:%S.%e famfs-fused[%P] %l: %v");
-  lg->set_level(old->level());
-  lg->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(lg);
 }
 
 } // namespace famfs::daemon

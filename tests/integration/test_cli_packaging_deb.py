@@ -1,52 +1,66 @@
-"""Packaging: packaging/build-deb.sh builds the .debs (famfs, libfamfs1, libfamfs-dev).
+"""Packaging: the Debian source package (debian/) builds famfs, libfamfs1 and libfamfs-dev.
 
-By default the packages are made from the test build itself (build-deb.sh --reuse: the
-install is moved to /usr and the configured paths rewritten), which takes seconds. With
-FAMFS_TEST_DEB_FULL=1 the test runs the real thing instead: a separate build with prefix
-/usr and Debian's hardening flags (FAMFS_DEB_BUILD_DIR, default <build>/packaging-deb), which
-compiles everything once (minutes).
+`dpkg-buildpackage -b -us -uc` runs once per test session on a copy of the source tree
+(DEB_BUILD_OPTIONS=nocheck: the unit tests run in meson test; the build itself compiles what
+is installed, a few minutes on 2 cores), then the packages are checked: control fields,
+contents, paths, lintian (--pedantic, nothing may be reported), and an install into a clean
+root (an overlay of / in a private mount namespace, with no famfs installed), where the demo
+runs (mkfs, mount by famfs mount and by mount(8) through the helper, create, verify, fsck,
+unmount), followed by a purge that must leave nothing of the packages behind.
 """
 
+import glob
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
 import famfs_harness as fh
 
-SCRIPT = os.path.join(fh.SOURCE_DIR, "packaging", "build-deb.sh")
-FULL = os.environ.get("FAMFS_TEST_DEB_FULL") == "1"
-DEB_BUILD = os.environ.get("FAMFS_DEB_BUILD_DIR", os.path.join(fh.BUILD_DIR, "packaging-deb"))
+PACKAGES = ("famfs", "libfamfs1", "libfamfs-dev")
+
+
+def _source_files():
+    """The files of the source tree as git knows them (tracked and new, not ignored)."""
+    r = subprocess.run(["git", "-C", fh.SOURCE_DIR, "ls-files", "-co", "--exclude-standard",
+                        "-z"], capture_output=True, check=True)
+    return [f for f in r.stdout.decode().split("\0")
+            if f and os.path.isfile(os.path.join(fh.SOURCE_DIR, f))]
 
 
 @pytest.fixture(scope="module")
-def debs(tmp_path_factory):
-    if shutil.which("dpkg-deb") is None:
-        pytest.skip("dpkg-deb not installed (not a Debian system)")
+def built(tmp_path_factory):
+    for tool in ("dpkg-buildpackage", "dh", "lintian", "fakeroot"):
+        assert shutil.which(tool), "%s is needed (scripts/deps.sh --test)" % tool
     out = tmp_path_factory.mktemp("deb")
-    if FULL:
-        argv = ["bash", SCRIPT, "-b", DEB_BUILD, "-o", str(out)]
-    else:
-        argv = ["bash", SCRIPT, "--reuse", "-b", fh.BUILD_DIR, "-o", str(out)]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-    assert r.returncode == 0, r.stdout + r.stderr
-    paths = r.stdout.strip().splitlines()
-    got = {}
-    for path in paths:
-        assert os.path.isfile(path) and path.startswith(str(out)), r.stdout
+    src = out / "famfs-src"
+    for f in _source_files():
+        dst = src / f
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.join(fh.SOURCE_DIR, f), dst)
+    env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2", LC_ALL="C.UTF-8")
+    r = subprocess.run(["dpkg-buildpackage", "-b", "-us", "-uc"], cwd=src, env=env,
+                       capture_output=True, text=True, timeout=3600)
+    (out / "build.log").write_text(r.stdout + r.stderr)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    debs = {}
+    for path in glob.glob(str(out / "*.deb")):
         name = os.path.basename(path).split("_")[0]
         tree = out / ("tree-" + name)
         subprocess.run(["dpkg-deb", "-x", path, str(tree)], check=True)
-        got[name] = {"path": path, "tree": str(tree), "log": r.stderr}
-    assert os.path.basename(paths[0]).startswith("famfs_")
-    return got
+        debs[name] = {"path": path, "tree": str(tree)}
+    assert set(PACKAGES) <= set(debs), debs
+    changes = glob.glob(str(out / "*.changes"))
+    assert len(changes) == 1, changes
+    return {"debs": debs, "changes": changes[0], "dir": out}
 
 
 @pytest.fixture(scope="module")
-def deb(debs):
-    return debs["famfs"]
+def deb(built):
+    return built["debs"]["famfs"]
 
 
 def _info(deb, field):
@@ -65,6 +79,10 @@ def _contents(deb):
     return files
 
 
+def _deps(deb, field):
+    return [d.strip().split()[0] for d in _info(deb, field).split(",") if d.strip()]
+
+
 def test_control_file(deb):
     assert _info(deb, "Package") == "famfs"
     assert re.match(r"^\d+\.\d+\.\d+", _info(deb, "Version"))
@@ -73,19 +91,21 @@ def test_control_file(deb):
     assert _info(deb, "Architecture") == arch
     assert _info(deb, "Maintainer")
     assert _info(deb, "Description").startswith("shared-memory file system")
-    deps = [d.strip().split()[0] for d in _info(deb, "Depends").split(",")]
-    for want in ("fuse3", "mount", "libfuse3-3", "libdaxctl1", "libuuid1", "zlib1g"):
+    deps = _deps(deb, "Depends")
+    for want in ("fuse3", "mount", "libfuse3-3", "libdaxctl1", "libuuid1", "zlib1g",
+                 "libsystemd0"):
         assert want in deps, (want, deps)
+    assert "daxctl" in _deps(deb, "Recommends")
     r = subprocess.run(["dpkg-deb", "--info", deb["path"]], capture_output=True, text=True,
                        check=True)
-    for script in ("postinst", "postrm", "md5sums"):
+    for script in ("postinst", "md5sums"):
         assert script in r.stdout
 
 
 def test_contents(deb):
     files = _contents(deb)
     want = [
-        "/usr/bin/famfs", "/usr/sbin/mkfs.famfs", "/usr/bin/famfs-fused",
+        "/usr/sbin/famfs", "/usr/sbin/mkfs.famfs", "/usr/sbin/famfs-fused",
         "/sbin/mount.famfs", "/sbin/mount.fuse.famfs",
         "/lib/systemd/system/famfs@.service", "/usr/libexec/famfs/famfs-service",
         "/lib/udev/rules.d/60-famfs-dax.rules",
@@ -100,8 +120,8 @@ def test_contents(deb):
         "/etc/famfs/",
     ]
     missing = [f for f in want if f not in files]
-    assert not missing, "not in the package: %s\n%s" % (missing, deb["log"])
-    for f in ("/usr/bin/famfs", "/usr/sbin/mkfs.famfs", "/usr/bin/famfs-fused",
+    assert not missing, "not in the package: %s" % missing
+    for f in ("/usr/sbin/famfs", "/usr/sbin/mkfs.famfs", "/usr/sbin/famfs-fused",
               "/sbin/mount.famfs", "/usr/libexec/famfs/famfs-service"):
         assert files[f] == "-rwxr-xr-x", (f, files[f])
     assert files["/lib/systemd/system/famfs@.service"] == "-rw-r--r--"
@@ -116,26 +136,33 @@ def test_installed_paths_are_consistent(deb):
     for exe in re.findall(r"^Exec\w+=(\S+)", unit, re.M):
         assert os.access(os.path.join(t, exe.lstrip("/")), os.X_OK), exe
     helper = open(os.path.join(t, "sbin/mount.famfs")).read()
-    assert "FAMFS_CLI:-/usr/bin/famfs}" in helper
+    assert "FAMFS_CLI:-/usr/sbin/famfs}" in helper
     service = open(os.path.join(t, "usr/libexec/famfs/famfs-service")).read()
-    assert "FAMFS_FUSED:-/usr/bin/famfs-fused}" in service
+    assert "FAMFS_FUSED:-/usr/sbin/famfs-fused}" in service
     assert os.readlink(os.path.join(t, "sbin/mount.fuse.famfs")) == "mount.famfs"
-    # Binaries are stripped and run.
-    r = subprocess.run(["file", "-b", os.path.join(t, "usr/bin/famfs")], capture_output=True,
+    r = subprocess.run(["file", "-b", os.path.join(t, "usr/sbin/famfs")], capture_output=True,
                        text=True)
     if r.returncode == 0:
         assert "not stripped" not in r.stdout
-    for exe in ("usr/bin/famfs", "usr/sbin/mkfs.famfs"):
+    for exe in ("usr/sbin/famfs", "usr/sbin/mkfs.famfs"):
         r = subprocess.run([os.path.join(t, exe), "--help"], capture_output=True, text=True,
                            timeout=30)
         assert r.returncode == 0 and "Usage" in r.stdout, (exe, r.stdout, r.stderr)
 
 
+def test_unit_is_a_template_not_enabled(deb):
+    """dh_installsystemd: the template is installed, never enabled or started by the package."""
+    ctrl = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb["path"]], capture_output=True,
+                          check=True).stdout
+    postinst = subprocess.run(["tar", "-xO", "./postinst"], input=ctrl, capture_output=True,
+                              check=True).stdout.decode()
+    assert "udevadm trigger --subsystem-match=dax" in postinst
+    assert "deb-systemd-invoke start" not in postinst and "enable famfs@" not in postinst
+
+
 def test_unit_in_package_verifies(deb, tmp_path):
     sa = shutil.which("systemd-analyze")
-    if sa is None:
-        print("SKIP: systemd-analyze not installed")
-        pytest.skip("systemd-analyze not installed")
+    assert sa, "systemd-analyze is needed (Debian package systemd)"
     t = deb["tree"]
     text = open(os.path.join(t, "lib/systemd/system/famfs@.service")).read()
     text = text.replace("/usr/libexec/famfs/famfs-service",
@@ -158,9 +185,8 @@ def test_man_pages_in_package_render(deb):
         assert r.returncode == 0 and r.stderr == "" and "famfs" in r.stdout, (page, r.stderr)
 
 
-def test_library_packages(debs):
-    if "libfamfs1" not in debs:
-        pytest.skip("the build installs no libfamfs")
+def test_library_packages(built):
+    debs = built["debs"]
     lib, dev = debs["libfamfs1"], debs["libfamfs-dev"]
     files = _contents(lib)
     libs = [f for f in files if re.search(r"/libfamfs\.so\.1(\.|$)", f)]
@@ -179,10 +205,98 @@ def test_library_packages(debs):
     dfiles = _contents(dev)
     assert "/usr/include/famfs.h" in dfiles
     assert any(f.endswith("/pkgconfig/famfs.pc") for f in dfiles)
-    assert _info(dev, "Depends") == "libfamfs1 (= %s)" % _info(lib, "Version")
-    # The famfs package holds no library files.
+    assert _info(dev, "Depends").startswith("libfamfs1 (= %s)" % _info(lib, "Version"))
     famfs_files = _contents(debs["famfs"])
     assert not [f for f in famfs_files if "libfamfs" in f and "/man3/" not in f]
     pc = [f for f in dfiles if f.endswith("famfs.pc")][0]
     text = open(os.path.join(dev["tree"], pc.lstrip("/"))).read()
     assert "prefix=/usr\n" in text, text
+
+
+def test_lintian_pedantic_is_clean(built):
+    r = subprocess.run(["lintian", "--pedantic", "-I", "--tag-display-limit", "0",
+                        "--fail-on", "error,warning,info,pedantic", built["changes"]],
+                       capture_output=True, text=True, timeout=900)
+    tags = [l for l in r.stdout.splitlines() if re.match(r"^[EWIP]: ", l)]
+    assert r.returncode == 0 and not tags, r.stdout + r.stderr
+
+
+# In a private mount namespace: / as an overlay (changes go to a tmpfs), /proc /sys /dev of
+# the host; then in that root: install, demo, purge. $1 work dir, $2 dir of the .debs.
+CLEAN_ROOT = r'''
+set -eu
+W=$1 DEBS=$2
+R=$W/root
+mkdir -p "$W/upper" "$W/work" "$R"
+mount -t overlay famfs-deb-test -o "lowerdir=/,upperdir=$W/upper,workdir=$W/work" "$R"
+mount -t proc proc "$R/proc"
+mount --rbind /sys "$R/sys"
+mount --rbind /dev "$R/dev"
+cleanup() {
+  for m in $(awk -v r="$R/" 'index($2, r) == 1 && $3 == "fuse.famfs" {print $2}' /proc/self/mounts); do
+    umount -l "$m" || true
+  done
+}
+trap cleanup EXIT
+mkdir -p "$R/tmp/debs"
+cp "$DEBS"/*.deb "$R/tmp/debs/"
+chroot "$R" /bin/sh -eu -c '
+  for p in famfs libfamfs1 libfamfs-dev; do
+    if dpkg-query -W "$p" >/dev/null 2>&1; then echo "not a clean root: $p is installed"; exit 1; fi
+  done
+  # files of no package (a test of the host may have put a helper in /sbin for a while):
+  # gone from this root, the host keeps them
+  for f in /usr/sbin/famfs /usr/sbin/famfs-fused /sbin/mount.famfs /sbin/mount.fuse.famfs; do
+    if [ -e "$f" ] || [ -L "$f" ]; then echo "removing $f (in no package) from the root"; rm -f "$f"; fi
+  done
+  dpkg -i /tmp/debs/famfs_*.deb /tmp/debs/libfamfs1_*.deb /tmp/debs/libfamfs-dev_*.deb
+  echo "== installed"
+  img=$(mktemp /dev/shm/famfs-deb-test.XXXXXX)
+  trap "rm -f $img" EXIT
+  truncate -s 4G "$img"
+  export FAMFS_SYSTEM_UUID_FILE=/tmp/master.uuid
+  mkfs.famfs "$img"
+  mkdir -p /mnt/famfs-deb-test /mnt/famfs-deb-client
+  famfs mount --log-file /tmp/fused.log -o noatime "$img" /mnt/famfs-deb-test
+  famfs mkdir -p /mnt/famfs-deb-test/data
+  famfs creat -s 16m -r -S 42 /mnt/famfs-deb-test/data/a.bin
+  famfs cp /etc/os-release /mnt/famfs-deb-test/data/os-release
+  famfs verify -f /mnt/famfs-deb-test/data/a.bin -S 42
+  mount -t famfs -o ro,noexec,system_uuid_file=/tmp/client.uuid,log_file=/tmp/client.log "$img" /mnt/famfs-deb-client
+  grep " /mnt/famfs-deb-client fuse.famfs ro,.*noexec" /proc/mounts
+  for i in $(seq 100); do [ -e /mnt/famfs-deb-client/data/os-release ] && break; sleep 0.05; done
+  cmp /etc/os-release /mnt/famfs-deb-client/data/os-release
+  famfs status /mnt/famfs-deb-client
+  famfs fsck /mnt/famfs-deb-test
+  umount /mnt/famfs-deb-client
+  famfs umount /mnt/famfs-deb-test
+  echo "== demo ok"
+  dpkg --purge famfs libfamfs-dev libfamfs1
+  echo "== purged"
+'
+# What the packages installed must be gone: only dpkg's records and the demo's own files
+# (identity, mount points, logs) may remain in the overlay.
+# (Character devices in the upper dir are the overlay's whiteouts: files removed from it.)
+left=$(cd "$W/upper" && find . -mindepth 1 \( -type c -o -path ./var/lib/dpkg -o -path ./var/log -o \
+  -path ./var/cache -o -path ./tmp -o -path ./mnt -o -path ./opt/famfs -o -path ./opt -o -path ./dev \
+  -o -path ./etc/ld.so.cache -o -path ./run -o -path ./root \) -prune -o -print |
+  grep -i -e famfs || true)
+if [ -n "$left" ]; then echo "left after purge:"; echo "$left"; exit 1; fi
+echo "== nothing left"
+'''
+
+
+def test_install_demo_purge_in_a_clean_root(built):
+    for tool in ("unshare", "chroot"):
+        assert shutil.which(tool), tool
+    work = tempfile.mkdtemp(prefix="famfs-deb-root-", dir="/dev/shm")
+    try:
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            CLEAN_ROOT, "sh", work, str(built["dir"])],
+                           capture_output=True, text=True, timeout=600)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out[-8000:]
+        for step in ("== installed", "== demo ok", "== purged", "== nothing left"):
+            assert step in out, out[-8000:]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -199,7 +199,7 @@ def test_mount_helper_page_matches_famfs_mount():
     """Every option the helper translates is documented, and every famfs mount flag it emits
     exists in famfs mount --help."""
     src = open(os.path.join(fh.SOURCE_DIR, "packaging", "mount", "mount.famfs.in")).read()
-    src = src[src.index("# Translate the -o options"):]
+    src = src[src.index("# Translate the famfs -o options"):]
     text = render("mount.famfs.8")
     opts = re.findall(r"^\s+([a-z_]+)(?:=\*)?\)", src, re.M)
     assert {"ro", "rw", "refresh_ms", "system_uuid_file", "allow_other", "timeout"} <= set(opts)
@@ -262,6 +262,59 @@ def test_famfs_completion_arguments(tmp_path):
     assert got == [p + "dir"]          # the mount point: directories only
     got = complete("famfs", ["mkdir", p], script)
     assert got == [p + "dir"]
+
+
+def test_famfs_completion_offers_mount_points(master):
+    """umount/status/fsck/logplay offer the famfs mount points of /proc/mounts (the caller's
+    IFS=$'\\n' must not stop /proc/mounts from splitting into fields)."""
+    script = os.path.join(COMP_DIR, "famfs")
+    mpt = master.mpt
+    for sub in ["umount", "status", "fsck", "logplay"]:
+        got = complete("famfs", [sub, mpt[:-2]], script)
+        assert mpt in got, (sub, got)
+        got = complete("famfs", [sub, ""], script)
+        assert mpt in got, (sub, got)
+    # a flag before the argument changes nothing
+    assert mpt in complete("famfs", ["umount", "-l", mpt[:5]], script)
+
+
+def _complete_with_dax(cmd, words, script):
+    """complete() in a private mount namespace whose /dev is a tmpfs with two dax character
+    devices (and a dax-named regular file), so no real /dev/dax is needed or touched."""
+    setup = ("mount -t tmpfs wt-famfs-comp /dev && ln -s /proc/self/fd /dev/fd && "
+             "mknod /dev/null c 1 3 && mknod /dev/dax7.0 c 1 3 && "
+             "mknod /dev/dax7.1 c 1 3 && : > /dev/daxnot-a-device && exec \"$@\"")
+    prog = r"""
+source "$1"; shift
+COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+compopt() { :; }
+fn=$(complete -p "${COMP_WORDS[0]}" | sed -n 's/.*-F \([^ ]*\) .*/\1/p')
+"$fn" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+printf '%s\n' "${COMPREPLY[@]}"
+"""
+    if not shutil.which("unshare"):
+        pytest.fail("unshare (util-linux) is needed for this test")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", setup, "sh",
+                        "bash", "-c", prog, "bash", script, cmd] + words,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [w for w in r.stdout.splitlines() if w]
+
+
+def test_completion_offers_dax_devices():
+    famfs = os.path.join(COMP_DIR, "famfs")
+    mkfs = os.path.join(COMP_DIR, "mkfs.famfs")
+    got = _complete_with_dax("famfs", ["mount", ""], famfs)
+    assert got[:2] == ["/dev/dax7.0", "/dev/dax7.1"], got
+    got = _complete_with_dax("famfs", ["mount", "/dev/da"], famfs)
+    assert got[:2] == ["/dev/dax7.0", "/dev/dax7.1"], got
+    # the regular file comes only from the file completion, after the devices
+    assert got.count("/dev/daxnot-a-device") == 1, got
+    got = _complete_with_dax("famfs", ["fsck", "/dev/dax7"], famfs)
+    assert got[:2] == ["/dev/dax7.0", "/dev/dax7.1"], got
+    got = _complete_with_dax("mkfs.famfs", ["-f", "/dev/dax"], mkfs)
+    assert got[:2] == ["/dev/dax7.0", "/dev/dax7.1"], got
+    assert got.count("/dev/daxnot-a-device") == 1, got
 
 
 def test_mkfs_completion_offers_flags(tmp_path):

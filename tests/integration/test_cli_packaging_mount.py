@@ -36,15 +36,18 @@ def _helper(tmp_path, *args, rc=0):
 
 
 @pytest.mark.parametrize("opts,flags", [
-    ("defaults", []),
+    ("defaults", ["-o", "defaults"]),
     ("rw", []),
     ("ro", ["--read-only"]),
     ("refresh_ms=5", ["--refresh-ms", "5"]),
     ("system_uuid_file=/tmp/x y", ["--system-uuid-file", "/tmp/x y"]),
     ("allow_other", ["--allow-other"]),
     ("timeout=30", ["--timeout", "30"]),
+    # everything famfs mount has no flag for goes to famfs-fused as one -o list
     ("defaults,noauto,nofail,_netdev,user,x-systemd.automount,comment=x,nosuid,nodev,noatime",
-     []),
+     ["-o", "defaults,noauto,nofail,_netdev,user,x-systemd.automount,comment=x,nosuid,nodev,"
+            "noatime"]),
+    ("noexec,refresh_ms=3,nosuid", ["--refresh-ms", "3", "-o", "noexec,nosuid"]),
     ("ro,rw", []),
     ("cache=never,log_file=/tmp/l,threads=4,nodirect,debug",
      ["--cache", "never", "--log-file", "/tmp/l", "--threads", "4", "--nodirect", "--debug"]),
@@ -65,12 +68,14 @@ def test_mount_style_arguments(tmp_path):
     assert "famfs mount" in p.stderr      # -v prints the command
 
 
-def test_unknown_option_fails_unless_sloppy(tmp_path):
+def test_unknown_options_go_to_the_daemon(tmp_path):
+    # famfs-fused decides (and refuses, naming them: test_mount_options_refused); mount -s
+    # (sloppy) asks it to ignore them instead.
     p, argv = _helper(tmp_path, "/dev/dax0.0", "/mnt/famfs", "-o", "bogus=1")
-    assert p.returncode == 1 and argv is None and "bogus" in p.stderr
+    assert p.returncode == 0 and argv == ["mount", "-o", "bogus=1", "/dev/dax0.0", "/mnt/famfs"]
     p, argv = _helper(tmp_path, "/dev/dax0.0", "/mnt/famfs", "-s", "-o", "bogus=1,ro")
-    assert p.returncode == 0 and argv == ["mount", "--read-only", "/dev/dax0.0", "/mnt/famfs"]
-    assert "ignoring" in p.stderr
+    assert p.returncode == 0
+    assert argv == ["mount", "--read-only", "-o", "sloppy,bogus=1", "/dev/dax0.0", "/mnt/famfs"]
 
 
 def test_fake_and_usage_and_failure(tmp_path):
@@ -192,6 +197,73 @@ def test_mount_read_only_client(sbin_helper, tmp_path):
             if fh.is_mounted(mpt):
                 subprocess.run(["umount", mpt], capture_output=True, timeout=60)
             fh.force_unmount(mpt)
+        fh.remove_image(image)
+
+
+def _mount_options(mpt):
+    return set(fh.mount_entry(mpt)["options"].split(","))
+
+
+def test_generic_options_reach_the_kernel_mount(sbin_helper, tmp_path):
+    """noexec, nosuid, nodev, noatime, ro... are flags of the kernel mount (/proc/mounts), by
+    mount(8) through the helper, and by famfs mount -o."""
+    image = fh.make_image()
+    master, client = fh.Host("m"), fh.Host("c")
+    mm, cm = str(tmp_path / "m"), str(tmp_path / "c")
+    os.mkdir(mm)
+    os.mkdir(cm)
+    try:
+        master.mkfs(image)
+        r = subprocess.run(["mount", "-t", "famfs", "-o", "noexec,nosuid,nodev,noatime,"
+                            "system_uuid_file=" + master.uuid_file, image, mm],
+                           env=_mount_env(), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        got = _mount_options(mm)
+        assert {"rw", "noexec", "nosuid", "nodev", "noatime"} <= got, got
+        # famfs mount -o (twice: the lists add up), on a client, read-only
+        client.famfs("mount", "-o", "noexec,ro", "-o", "sync,dirsync,suid", image, cm)
+        got = _mount_options(cm)
+        assert {"ro", "noexec", "sync", "dirsync"} <= got and "nosuid" not in got, got
+        assert fh.status(cm)["read_only"] is True
+        # an executable file on a noexec mount does not run
+        master.famfs("cp", "-m", "0755", "/bin/true", mm + "/true")
+        with pytest.raises(PermissionError):
+            subprocess.run([mm + "/true"], capture_output=True, timeout=30)
+    finally:
+        for mpt in (cm, mm):
+            fh.force_unmount(mpt)
+        fh.remove_image(image)
+
+
+def test_unknown_mount_options_are_refused_by_name(sbin_helper, tmp_path):
+    image = fh.make_image()
+    host = fh.Host("u")
+    mpt = str(tmp_path / "mnt")
+    os.mkdir(mpt)
+    try:
+        host.mkfs(image)
+        p = host.famfs("mount", "-o", "noexec,bogus=1,nonsense", image, mpt, check=False)
+        assert p.returncode != 0
+        assert "unknown options 'bogus', 'nonsense'" in p.stderr, p.stderr
+        assert not fh.is_mounted(mpt)
+        # a kernel mount flag that libfuse cannot pass: refused, saying so
+        p = host.famfs("mount", "-o", "nodiratime", image, mpt, check=False)
+        assert p.returncode != 0 and "'nodiratime' cannot be set on a FUSE mount" in p.stderr
+        assert not fh.is_mounted(mpt)
+        r = subprocess.run(["mount", "-t", "famfs", "-o", "bogus,system_uuid_file=" +
+                            host.uuid_file, image, mpt], env=_mount_env(), capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode != 0 and "'bogus'" in r.stderr, r.stderr
+        assert not fh.is_mounted(mpt)
+        # mount -s (sloppy): ignored, with a warning
+        r = subprocess.run(["mount", "-s", "-t", "famfs", "-o", "bogus,nodev,system_uuid_file=" +
+                            host.uuid_file, image, mpt], env=_mount_env(), capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "ignoring unknown option 'bogus'" in r.stderr, r.stderr
+        assert "nodev" in _mount_options(mpt)
+    finally:
+        fh.force_unmount(mpt)
         fh.remove_image(image)
 
 

@@ -45,12 +45,16 @@ def test_unit_is_configured_with_absolute_paths():
     d = {}
     for sec, k, v in s:
         d.setdefault((sec, k), []).append(v)
-    assert d[("Service", "Type")] == ["simple"]
+    assert d[("Service", "Type")] == ["notify"]
+    assert d[("Service", "NotifyAccess")] == ["main"]
+    assert d[("Service", "WatchdogSec")] == ["30"]
     assert d[("Service", "EnvironmentFile")] == ["/etc/famfs/%i.conf"]
     assert d[("Service", "Restart")] == ["on-failure"]
     assert d[("Install", "WantedBy")] == ["multi-user.target"]
-    for key, step in (("ExecStart", "start"), ("ExecStartPost", "wait"), ("ExecStop", "stop"),
-                      ("ExecStopPost", "cleanup")):
+    # READY=1 from the daemon replaces the ExecStartPost poll (famfs-service wait stays, for
+    # starts without systemd).
+    assert ("Service", "ExecStartPost") not in d
+    for key, step in (("ExecStart", "start"), ("ExecStop", "stop"), ("ExecStopPost", "cleanup")):
         (v,) = d[("Service", key)]
         exe, arg, mpt = v.split()
         assert os.path.isabs(exe) and exe.endswith("/famfs/famfs-service"), v
@@ -58,11 +62,14 @@ def test_unit_is_configured_with_absolute_paths():
     assert not re.search(r"@[A-Z_]+@", open(UNIT).read()), "unsubstituted @VAR@ in the unit"
 
 
-def test_systemd_analyze_verify(tmp_path):
+def _systemd_analyze():
     sa = shutil.which("systemd-analyze")
-    if sa is None:
-        print("SKIP: systemd-analyze not installed")
-        pytest.skip("systemd-analyze not installed")
+    assert sa, "systemd-analyze is needed (Debian package systemd; scripts/deps.sh --test)"
+    return sa
+
+
+def test_systemd_analyze_verify(tmp_path):
+    sa = _systemd_analyze()
     # The configured unit names the installed famfs-service; point it at the built one (verify
     # checks that every Exec*= program exists and is executable), and at the man pages of the
     # source tree (verify runs man for each Documentation=man: entry).
@@ -156,9 +163,9 @@ def test_service_steps_mount_and_unmount(formatted_image, tmp_path):
             argv = f.read().split(b"\0")
         assert os.path.basename(argv[0].decode()).startswith("famfs-fused"), argv
         assert b"-f" in argv and image.encode() in argv and mpt.encode() in argv
-        # OPTIONS: generic words dropped, the rest passed with -o.
+        # OPTIONS as given: famfs-fused ignores the fstab words itself.
         o = argv[argv.index(b"-o") + 1].decode()
-        assert o == "refresh_ms=5,system_uuid_file=%s" % host.uuid_file
+        assert o == "defaults,refresh_ms=5,system_uuid_file=%s" % host.uuid_file
         assert fh.status(mpt)["role"] == "master"
         # A second start on a live mount refuses instead of detaching it.
         r = _service("start", mpt, env, check=False)
@@ -285,3 +292,127 @@ def test_example_config_options_exist():
     m = re.search(r"^OPTIONS=(\S+)", example, re.M)
     for o in m.group(1).split(","):
         assert o.split("=")[0] in known, o
+
+
+# ---- Type=notify and the sandbox --------------------------------------------------------------
+
+class NotifyListener:
+    """What systemd is to a Type=notify service: an AF_UNIX datagram socket in NOTIFY_SOCKET,
+    collecting the messages (one dict of KEY=VALUE per datagram)."""
+
+    def __init__(self):
+        import socket
+        self.dir = tempfile.mkdtemp(prefix="famfs-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def next(self, timeout):
+        """The next message, or None after timeout seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(4096)
+        except OSError:
+            return None
+        msg = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+        self.messages.append(msg)
+        return msg
+
+    def wait_for(self, pred, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = self.next(max(0.01, end - time.monotonic()))
+            if m is not None and pred(m):
+                return m
+        return None
+
+    def close(self):
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _unit_caps():
+    """The unit's CapabilityBoundingSet= as setpriv --bounding-set wants it."""
+    (v,) = [v for sec, k, v in unit_settings(UNIT) if k == "CapabilityBoundingSet"]
+    return "-all," + ",".join("+" + c.lower().replace("cap_", "") for c in v.split())
+
+
+def test_daemon_speaks_sd_notify_under_the_units_limits(formatted_image, tmp_path):
+    """famfs-fused started as the unit starts it (famfs-service start, the unit's capability
+    bounding set, no new privileges) with a notify socket of ours: READY=1 only once the
+    replayed log is served, STATUS= with role, entries and lag, updated when the log grows,
+    WATCHDOG=1 (WatchdogSec=), STOPPING=1 on SIGTERM."""
+    host, image = formatted_image
+    # something to replay: a file made through a plain mount first
+    mpt0 = host.mount(image)
+    host.famfs("creat", "-s", "1m", mpt0 + "/before")
+    host.umount(mpt0)
+    mpt = str(tmp_path / "mnt")
+    listener = NotifyListener()
+    env = _service_env(host, image, NOTIFY_SOCKET=listener.path, WATCHDOG_USEC="400000")
+    log = open(tmp_path / "service.log", "w+")
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed"
+    p = subprocess.Popen([setpriv, "--no-new-privs", "--bounding-set", _unit_caps(), SERVICE,
+                          "start", mpt], env=env, stdout=log, stderr=log,
+                         start_new_session=True)
+    try:
+        ready = listener.wait_for(lambda m: m.get("READY") == "1", 30)
+        log.seek(0)
+        assert ready is not None, (listener.messages, log.read())
+        # at READY the mount is there and the log replayed
+        assert fh.is_mounted(mpt) and os.path.exists(mpt + "/before")
+        assert re.match(r"^master: 1/\d+ log entries used, replay lag ", ready["STATUS"]), ready
+        total = int(re.match(r"^master: 1/(\d+)", ready["STATUS"]).group(1))
+        assert total == fh.status(mpt)["entries_total"]
+        # the log grows: STATUS follows (rate-limited, so within a second or so)
+        host.famfs("creat", "-s", "1m", mpt + "/after1")
+        host.famfs("creat", "-s", "1m", mpt + "/after2")
+        st = listener.wait_for(lambda m: m.get("STATUS", "").startswith("master: 3/"), 10)
+        assert st is not None, listener.messages
+        assert listener.wait_for(lambda m: m.get("WATCHDOG") == "1", 5) is not None
+        statuses = [m for m in listener.messages if "STATUS" in m]
+        assert len(statuses) <= 8, statuses   # only on change, not on every poll
+        os.killpg(p.pid, signal.SIGTERM)
+        stop = listener.wait_for(lambda m: m.get("STOPPING") == "1", 10)
+        assert stop is not None, listener.messages
+        assert p.wait(20) == 0
+        assert not fh.is_mounted(mpt)
+    finally:
+        _stop_proc(p)
+        fh.force_unmount(mpt)
+        listener.close()
+        log.close()
+
+
+def test_daemon_without_notify_socket_is_unchanged(formatted_image, tmp_path):
+    """No NOTIFY_SOCKET (a start by hand): famfs-service wait still tells when it is up."""
+    host, image = formatted_image
+    mpt = str(tmp_path / "mnt")
+    env = _service_env(host, image)
+    env.pop("NOTIFY_SOCKET", None)
+    log = open(tmp_path / "service.log", "w+")
+    p = _start(mpt, env, log)
+    try:
+        _service("wait", mpt, env)
+        assert fh.status(mpt)["role"] == "master"
+        _service("stop", mpt, env)
+        assert p.wait(20) == 0
+    finally:
+        _stop_proc(p)
+        fh.force_unmount(mpt)
+        log.close()
+
+
+def test_unit_sandbox_score(tmp_path):
+    """systemd-analyze security of the unit (offline): 9.4 UNSAFE before the sandboxing,
+    3.9 OK now (packaging.md); this fails if a setting goes missing."""
+    sa = _systemd_analyze()
+    unit = tmp_path / "famfs@mnt-famfs.service"
+    unit.write_text(open(UNIT).read())
+    r = subprocess.run([sa, "security", "--offline=yes", str(unit)], capture_output=True,
+                       text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout + r.stderr)
+    assert m, r.stdout + r.stderr
+    assert float(m.group(1)) <= 4.0, r.stdout
