@@ -62,6 +62,10 @@ omf::Superblock check_may_write(const MountInfo& m, const WriterOptions& o) {
   return sb;
 }
 
+// Applied entries re-read at each allocation (a rolling cursor over the replayed prefix), so a
+// long batch notices an entry another host rewrote without a pass over the log per file.
+constexpr uint64_t kRecheckPerAllocation = 8;
+
 class LocalWriter final : public Writer {
  public:
   LocalWriter(const MountInfo& m, const WriterOptions& o, Events& ev);
@@ -73,8 +77,8 @@ class LocalWriter final : public Writer {
   const Geometry& geometry() const override { return geo_; }
   std::span<std::byte> device() const override { return map_.bytes(); }
   const Inode* lookup(const std::string& relpath) override {
-    auto ino = ns().resolve(relpath);
-    return ino ? ns().get(*ino) : nullptr;
+    auto ino = ns_->resolve(relpath);
+    return ino ? ns_->get(*ino) : nullptr;
   }
   void reserve(uint64_t n) override {
     std::lock_guard<std::mutex> g(append_mu_);
@@ -87,17 +91,24 @@ class LocalWriter final : public Writer {
   uint64_t free_slots() const override { return writer_->free_slots(); }
   Fmap allocate(uint64_t size, const std::optional<InterleaveParams>& ip,
                 const std::string& what) override {
+    check_applied();
     return allocate_file(allocator(), geo_, mount_.device, size, ip, what);
   }
   void release(const Fmap& f) override { allocator().release(f); }
-  uint64_t free_bytes() override { return allocator().free_bytes(); }
+  uint64_t free_bytes() override {
+    return alloc_ ? alloc_->free_bytes() : replayer_->space().free_bytes();
+  }
   uint64_t append(const omf::LogEntry& e) override;
   uint64_t appended() const override { return appended_; }
-  std::optional<LogplayReport> logplay() override;
+  std::optional<LogplayReport> logplay() override { return logplay_now(true); }
 
  private:
-  Namespace& ns();
+  void replay_and_open_log();
   Allocator& allocator();
+  void check_applied();
+  void check_daemon_copy();
+  std::optional<LogplayReport> logplay_now(bool warn);
+  [[noreturn]] void refuse_allocation(uint64_t index, const std::string& what);
 
   MountInfo mount_;
   Events& ev_;
@@ -105,10 +116,15 @@ class LocalWriter final : public Writer {
   std::optional<dax::Device> dev_;
   dax::Mapping map_;
   Geometry geo_{};
-  std::unique_ptr<LogWriter> writer_;
+  // One pass over the log: the replay gives the namespace for path checks, the space the
+  // allocator starts from and the prefix the LogWriter need not check again.
+  std::optional<Replayer> replayer_;
   std::unique_ptr<Namespace> ns_;
-  std::unique_ptr<BitmapBuild> bitmap_;
+  std::unique_ptr<LogWriter> writer_;
+  std::unique_ptr<Bitmap> bitmap_;
   std::unique_ptr<Allocator> alloc_;
+  bool daemon_checked_ = false;
+  std::optional<std::string> broken_; // an appended entry did not read back valid
   std::mutex append_mu_;
   uint64_t appended_ = 0;
   RefusalTracker refusals_;
@@ -130,50 +146,90 @@ LocalWriter::LocalWriter(const MountInfo& m, const WriterOptions& o, Events& ev)
     throw Error(EXDEV, "device " + mount_.device + " does not hold the file system mounted at " +
                            mount_.mpt + " (file system UUIDs differ); remount it");
   geo_ = geometry_of(sb2, map_.cbytes());
+  replay_and_open_log();
+}
+
+// Replay stops at the first damaged entry; the LogWriter checks from there (and the header),
+// so a damaged log is refused with the same message as by a full check.
+void LocalWriter::replay_and_open_log() {
+  replayer_.emplace(map_.cbytes(), geo_, dax::cpu_cache_ops());
+  ns_ = std::make_unique<Namespace>(geo_, true);
+  (void)replayer_->play(*ns_);
   try {
-    writer_ = std::make_unique<LogWriter>(map_.bytes(), geo_, dax::cpu_cache_ops());
+    writer_ = std::make_unique<LogWriter>(map_.bytes(), geo_, dax::cpu_cache_ops(),
+                                          replayer_->played());
   } catch (const Error& e) {
     throw Error(e.err(), std::string(e.what()) + "; nothing was written. Inspect it with "
                                                  "'famfs fsck " + mount_.mpt + "'");
   }
 }
 
-Namespace& LocalWriter::ns() {
-  if (!ns_) {
-    ns_ = std::make_unique<Namespace>(geo_, true);
-    Replayer r(map_.cbytes(), dax::cpu_cache_ops());
-    r.play(*ns_);
-  }
-  return *ns_;
-}
-
+// The replay's bitmap already holds what this writer appended since (replayed in append()).
 Allocator& LocalWriter::allocator() {
   if (!alloc_) {
-    bitmap_ = std::make_unique<BitmapBuild>(build_bitmap(map_.cbytes(), geo_, dax::cpu_cache_ops()));
-    alloc_ = std::make_unique<Allocator>(bitmap_->bitmap, geo_);
+    bitmap_ = std::make_unique<Bitmap>(replayer_->space().bitmap());
+    alloc_ = std::make_unique<Allocator>(*bitmap_, geo_);
   }
   return *alloc_;
 }
 
+[[noreturn]] void LocalWriter::refuse_allocation(uint64_t index, const std::string& what) {
+  throw Error(EUCLEAN, "refusing to allocate space on " + mount_.device + ": famfs log entry " +
+                           std::to_string(index) + " no longer matches what was applied (" +
+                           what + "); new space could overlap files that hosts still map. "
+                           "Nothing more was written; run 'famfs fsck " + mount_.mpt + "'");
+}
+
+// Issue 8 defect 12: never allocate while the applied prefix differs from the device. This
+// command's replay is checked a few slots per allocation; what earlier commands applied is
+// known to the mount's daemon, asked once per session.
+void LocalWriter::check_applied() {
+  std::lock_guard<std::mutex> g(append_mu_);
+  if (broken_) throw Error(EUCLEAN, *broken_);
+  if (auto c = replayer_->recheck_applied(kRecheckPerAllocation))
+    refuse_allocation(c->index, c->what);
+  check_daemon_copy();
+}
+
+void LocalWriter::check_daemon_copy() {
+  if (daemon_checked_) return;
+  auto r = logplay_now(false);
+  if (!r) return; // unreachable daemon: the hand-off at the end says so
+  if (r->damaged && r->damage_index < replayer_->played())
+    refuse_allocation(r->damage_index, "the famfs daemon of " + mount_.mpt + " reports: " +
+                                           r->damage_reason.value_or("damaged"));
+  daemon_checked_ = true;
+}
+
 uint64_t LocalWriter::append(const omf::LogEntry& e) {
   std::lock_guard<std::mutex> g(append_mu_);
+  if (broken_) throw Error(EUCLEAN, *broken_);
   uint64_t idx = writer_->append(e);
   ++appended_;
   refusals_.appended(idx);
-  if (ns_) ns_->apply(read_log_entry(map_.cbytes(), idx), idx);
+  // Apply the slot as re-read (seqnum and CRC checked), never the entry as meant.
+  ReplayReport rep = replayer_->play(*ns_);
+  if (rep.damage || replayer_->played() <= idx) {
+    broken_ = "famfs log entry " + std::to_string(idx) + ", just written by this command, " +
+              "does not read back valid (" +
+              (rep.damage ? rep.damage->what : std::string("not replayed")) +
+              "); nothing more will be written. Run 'famfs fsck " + mount_.mpt + "'";
+    throw Error(EUCLEAN, *broken_);
+  }
   auto now = std::chrono::steady_clock::now();
   if (now - last_logplay_ >= kLogplayEvery) {
     last_logplay_ = now;
-    (void)logplay();
+    (void)logplay_now(true);
   }
   return idx;
 }
 
-std::optional<LogplayReport> LocalWriter::logplay() {
+std::optional<LogplayReport> LocalWriter::logplay_now(bool warn) {
   int err = 0;
   auto raw = request_logplay(mount_.mpt, &err);
   if (!raw) {
-    ev_.warning("could not ask the famfs daemon of " + mount_.mpt +
+    if (warn)
+      ev_.warning("could not ask the famfs daemon of " + mount_.mpt +
                 " to replay the log now (user.famfs.logplay: " + errno_text(err) +
                 "); the new entries appear at its next log poll");
     return std::nullopt;
@@ -181,7 +237,7 @@ std::optional<LogplayReport> LocalWriter::logplay() {
   std::string why;
   auto r = parse_logplay_report(*raw, &why);
   if (!r) {
-    ev_.warning("the famfs daemon's logplay report is not JSON (" + why + ")");
+    if (warn) ev_.warning("the famfs daemon's logplay report is not JSON (" + why + ")");
     return std::nullopt;
   }
   // Entries this writer wrote that the daemon would not apply: say so (never expected).

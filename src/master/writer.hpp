@@ -57,14 +57,17 @@ class Writer {
 
   // Space for a new file of `size` bytes, contiguous or interleaved (allocate.hpp has the
   // rules and messages; `what` names the file). release() gives it back before it is used.
+  // Throws Error(EUCLEAN) naming the entry while an applied log entry differs from the
+  // device (issue 8 defect 12: new space could overlap what hosts still map).
   virtual Fmap allocate(uint64_t size, const std::optional<InterleaveParams>& ip,
                         const std::string& what) = 0;
   virtual void release(const Fmap& f) = 0;
   virtual uint64_t free_bytes() = 0;
 
   // Append one entry (thread-safe; consumes a reservation) and apply it to what lookup()
-  // sees. Returns the slot used. About once a second during long batches it also hands off
-  // to the daemon.
+  // sees, as re-read from the slot (seqnum and CRC checked: a slot that does not read back
+  // valid throws Error(EUCLEAN) and ends the session's appends). Returns the slot used.
+  // About once a second during long batches it also hands off to the daemon.
   virtual uint64_t append(const omf::LogEntry& e) = 0;
   virtual uint64_t appended() const = 0;
 
