@@ -80,6 +80,8 @@ void register_master_commands(CLI::App& app) {
     c->add_option("args", o->args, "SRC... DEST")->required();
     c->add_flag("-r,--recursive", o->recursive, "Copy directories recursively");
     c->add_option("-t,--threadct", o->threads, "Copy threads (default 1)");
+    c->add_flag("-c,--compare", o->compare,
+                "After copying, read each copy back and compare it with its source (exit 1 on a difference)");
     c->add_option("-m,--mode", o->mode, "Octal mode for the copies (default: the source's; masked by the umask)");
     c->add_option("-u,--uid", o->uid, "Owner uid (default: real uid)");
     c->add_option("-g,--gid", o->gid, "Owner gid (default: real gid)");

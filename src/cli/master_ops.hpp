@@ -41,6 +41,7 @@ int run_mkdir(const MkdirOpts& o);
 struct CpOpts {
   std::vector<std::string> args; // SRC... DEST
   bool recursive = false;
+  bool compare = false;           // -c: read each copy back and compare it with its source
   std::string threads;
   std::string mode, uid, gid;
   InterleaveArgs il;
