@@ -1,5 +1,5 @@
 // Registration of the master-side commands (creat, cp, mkdir, clone) and the file-level
-// helpers (verify, getmap, chkread, flush, status). Options follow upstream's CLI (spec B§10);
+// helpers (verify, getmap, check, chkread, flush, status). Options follow upstream's CLI (spec B§10);
 // the work is in master_*.cpp.
 #include <memory>
 
@@ -97,6 +97,17 @@ void register_master_commands(CLI::App& app) {
     c->add_option("file", o->files, "Files");
     c->add_flag("-q,--quiet", o->quiet, "Only the exit code (and 'good file' lines)");
     c->add_flag("-c,--continue", o->cont, "Continue after an error");
+  }
+  // ---- check
+  {
+    auto o = std::make_shared<CheckOpts>();
+    auto* c = add_command(app, "check",
+                          "Check every file's served map against the log (exit: 1 unmapped or "
+                          "differing file, 2 bad superblock, 4 bad log, or-ed)",
+                          [o] { return run_check(*o); });
+    c->add_option("mountpoint", o->path, "A famfs mount point (or any path inside it)");
+    c->add_flag("-v,--verbose", o->verbose, "Name every good file too");
+    c->add_flag("-q,--quiet", o->quiet, "No summary line");
   }
   // ---- clone
   {

@@ -73,6 +73,13 @@ struct GetmapOpts {
 };
 int run_getmap(const GetmapOpts& o);
 
+struct CheckOpts {
+  std::string path;  // a famfs mount point (or any path inside it)
+  int verbose = 0;   // -v: name every good file too
+  bool quiet = false; // -q: no summary line (the exit code says it)
+};
+int run_check(const CheckOpts& o);
+
 struct ChkreadOpts {
   std::string file;
   bool superblock = false; // -s

@@ -1,5 +1,5 @@
-// Read-side commands that work on every host (master or client): verify, getmap, chkread,
-// flush, status. They read through the mount (and the daemon's user.famfs.* xattrs), never
+// Read-side commands that work on every host (master or client): verify, getmap, check,
+// chkread, flush, status. They read through the mount (and the daemon's user.famfs.* xattrs), never
 // the writer lock.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -24,6 +24,7 @@
 #include "dax/mapping.hpp"
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
+#include "master/check.hpp"
 #include "master/copy_engine.hpp"
 #include "master/paths.hpp"
 #include "master/reports.hpp"
@@ -178,6 +179,30 @@ int run_getmap(const GetmapOpts& o) {
     if (rc && !o.cont) return rc;
   }
   return first_rc;
+}
+
+// =============================================================================================
+// check: every file's served map against the log (src/master/check.hpp); upstream's exit code.
+int run_check(const CheckOpts& o) {
+  CliEvents ev("famfs check", o.verbose);
+  if (o.path.empty()) {
+    ev.error("no mount point given: famfs check [-v] MOUNTPOINT");
+    return EINVAL; // 22, as upstream
+  }
+  try {
+    MountInfo m = fm::mount_of_existing(o.path);
+    fm::CheckReport r = fm::check_mount(m, ev);
+    if (!o.quiet)
+      std::printf("famfs check: %llu files of the log of %s: %llu good, %llu not mapped, "
+                  "%llu differ from the log%s%s\n",
+                  (unsigned long long)r.files, m.mpt.c_str(), (unsigned long long)r.good,
+                  (unsigned long long)r.unmapped, (unsigned long long)r.mismatched,
+                  r.superblock_bad ? "; superblock bad" : "", r.log_bad ? "; log bad" : "");
+    return r.exit_code();
+  } catch (const Error& e) {
+    ev.error(e.what());
+    return 1;
+  }
 }
 
 // =============================================================================================
