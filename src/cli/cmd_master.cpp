@@ -139,10 +139,15 @@ void register_master_commands(CLI::App& app) {
   // ---- status
   {
     auto o = std::make_shared<StatusOpts>();
-    auto* c = add_command(app, "status", "Role, space, log use and replay state of a famfs mount",
+    auto* c = add_command(app, "status",
+                          "Role, space, log use and replay state of a famfs mount (no argument: "
+                          "every famfs mount and famfs-formatted dax device of this host)",
                           [o] { return run_status(*o); });
-    c->add_option("mountpoint", o->path, "A famfs mount point (or any path inside it)")->required();
-    c->add_flag("--json", o->json, "Print the daemon's status as JSON");
+    c->add_option("mountpoint", o->path, "A famfs mount point (or any path inside it)");
+    auto* js = c->add_flag("--json", o->json, "Print the status as JSON (no argument: an array)");
+    auto* pr = c->add_flag("--prometheus", o->prometheus,
+                           "Print the metrics of the mount(s) in the Prometheus text format");
+    js->excludes(pr);
     add_identity_option(c, o->uuid_file);
   }
 }

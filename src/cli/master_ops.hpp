@@ -94,8 +94,9 @@ struct FlushOpts {
 int run_flush(const FlushOpts& o);
 
 struct StatusOpts {
-  std::string path;
+  std::string path;         // empty: every famfs mount and famfs-formatted dax device
   bool json = false;
+  bool prometheus = false;  // Prometheus text exposition, per mount
   std::string uuid_file;
 };
 int run_status(const StatusOpts& o);
