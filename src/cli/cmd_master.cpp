@@ -97,6 +97,7 @@ void register_master_commands(CLI::App& app) {
     c->add_option("file", o->files, "Files");
     c->add_flag("-q,--quiet", o->quiet, "Only the exit code (and 'good file' lines)");
     c->add_flag("-c,--continue", o->cont, "Continue after an error");
+    c->add_flag("--json", o->json, "Print the maps as a JSON array, one object per file");
   }
   // ---- check
   {

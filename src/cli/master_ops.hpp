@@ -70,6 +70,7 @@ struct GetmapOpts {
   std::vector<std::string> files;
   int quiet = 0;       // -q
   bool cont = false;   // -c
+  bool json = false;   // --json: an array, one object per file
 };
 int run_getmap(const GetmapOpts& o);
 

@@ -36,11 +36,14 @@
 #include "proto/unique_fd.hpp"
 #include "proto/xattr.h"
 
+#include <nlohmann/json.hpp>
+
 namespace famfs::cli::master {
 
 namespace {
 
 using XFmap = famfs::proto::FmapText;
+using Json = nlohmann::ordered_json;
 namespace fm = famfs::master;
 
 std::optional<XFmap> parse_xfmap(const std::string& text, std::string* why) {
@@ -121,46 +124,71 @@ void print_fmap(const std::string& f, const XFmap& x) {
     std::printf("\t\t%llx\t%llu\n", (unsigned long long)e.offset, (unsigned long long)e.len);
 }
 
-// One file of getmap; its exit code (as upstream).
-int getmap_one(const std::string& f, bool quiet) {
+// getmap --json: one object per file (schema in famfs(8)).
+Json fmap_json(const std::string& f, const XFmap& x) {
+  Json j;
+  j["file"] = f;
+  j["exit_code"] = 0;
+  j["size"] = x.size;
+  bool il = x.fmap.kind == Fmap::Kind::Interleave;
+  j["extent_type"] = il ? "interleave" : "simple";
+  if (il) j["chunk_size"] = x.fmap.chunk_size;
+  Json ext = Json::array();
+  for (const auto& e : x.fmap.extents) ext.push_back(Json{{"offset", e.offset}, {"length", e.len}});
+  j[il ? "strips" : "extents"] = std::move(ext);
+  return j;
+}
+
+// The outcome of one file: its exit code (as upstream) and what to say.
+struct GetmapResult {
+  int rc = 0;
+  std::string message;      // rc != 0
+  bool message_stdout = false; // upstream prints some of these on stdout
+  std::optional<XFmap> map; // rc == 0
+};
+
+GetmapResult getmap_result(const std::string& f) {
   struct stat st{};
-  if (::stat(f.c_str(), &st) != 0) {
-    if (!quiet)
-      std::fprintf(stderr, "famfs getmap: %s: no such file (%s)\n", f.c_str(), errno_text(errno).c_str());
-    return EBADF; // 9, as upstream
-  }
-  if (!S_ISREG(st.st_mode)) {
-    if (!quiet) std::fprintf(stderr, "famfs getmap: %s is not a regular file\n", f.c_str());
-    return EISDIR; // 21
-  }
+  if (::stat(f.c_str(), &st) != 0)
+    return {EBADF, "famfs getmap: " + f + ": no such file (" + errno_text(errno) + ")", false, {}}; // 9
+  if (!S_ISREG(st.st_mode)) return {EISDIR, "famfs getmap: " + f + " is not a regular file", false, {}};
   auto mount = dax::famfs_mount_containing(f);
   if (mount) {
     try {
       fm::check_trusted_mount(mount->mountpoint, mount->options, ::geteuid());
     } catch (const Error& e) {
-      if (!quiet) print_error("famfs getmap", e.what());
-      return 1;
+      return {1, std::string("famfs getmap: ") + e.what(), false, {}};
     }
   }
   int err = 0;
   auto text = get_xattr(f, FAMFS_XATTR_FMAP, &err);
   if (!text) {
-    if (!mount) {
-      if (!quiet) std::fprintf(stderr, "famfs getmap: file (%s) not in famfs\n", f.c_str());
-      return 1;
-    }
-    if (!quiet) std::printf("famfs_getmap: file (%s) is famfs, but has no map\n", f.c_str());
-    return 2;
+    if (!mount) return {1, "famfs getmap: file (" + f + ") not in famfs", false, {}};
+    return {2, "famfs_getmap: file (" + f + ") is famfs, but has no map", true, {}};
   }
   std::string why;
   auto x = parse_xfmap(*text, &why);
-  if (!x) {
-    if (!quiet)
-      std::printf("famfs_getmap: file (%s) is famfs, but its map is unreadable (%s)\n", f.c_str(),
-                  why.c_str());
-    return 2;
+  if (!x) return {2, "famfs_getmap: file (" + f + ") is famfs, but its map is unreadable (" + why + ")", true, {}};
+  return {0, {}, false, std::move(x)};
+}
+
+// One file of getmap, printed as upstream (or added to `json`); its exit code.
+int getmap_one(const std::string& f, bool quiet, Json* json) {
+  GetmapResult r = getmap_result(f);
+  if (json) {
+    if (r.rc == 0) {
+      json->push_back(fmap_json(f, *r.map));
+    } else {
+      json->push_back(Json{{"file", f}, {"exit_code", r.rc}, {"error", r.message}});
+      if (!quiet) std::fprintf(stderr, "%s\n", r.message.c_str());
+    }
+    return r.rc;
   }
-  if (!quiet) print_fmap(f, *x);
+  if (r.rc != 0) {
+    if (!quiet) std::fprintf(r.message_stdout ? stdout : stderr, "%s\n", r.message.c_str());
+    return r.rc;
+  }
+  if (!quiet) print_fmap(f, *r.map);
   std::printf("famfs_getmap: good file %s\n", f.c_str());
   return 0;
 }
@@ -169,15 +197,18 @@ int getmap_one(const std::string& f, bool quiet) {
 
 int run_getmap(const GetmapOpts& o) {
   if (o.files.empty()) {
-    print_error("famfs getmap", "no file given: famfs getmap [-q] [-c] FILE...");
+    print_error("famfs getmap", "no file given: famfs getmap [-q] [-c] [--json] FILE...");
     return EINVAL; // 22
   }
+  Json arr = Json::array();
+  Json* json = o.json ? &arr : nullptr;
   int first_rc = 0;
   for (const auto& f : o.files) {
-    int rc = getmap_one(f, o.quiet);
+    int rc = getmap_one(f, o.quiet, json);
     if (rc && !first_rc) first_rc = rc;
-    if (rc && !o.cont) return rc;
+    if (rc && !o.cont) break;
   }
+  if (json) std::printf("%s\n", arr.dump(2).c_str());
   return first_rc;
 }
 
