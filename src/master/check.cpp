@@ -71,6 +71,7 @@ void check_file(const MountInfo& m, const std::string& rel, const Inode& n, Chec
 
 CheckReport check_mount(const MountInfo& m, Events& ev) {
   CheckReport r;
+  check_daemon_alive(m.mpt); // a dead daemon is one message, not one per file
   std::optional<uint64_t> served_upto = daemon_replayed(m);
   dax::Device dev = dax::Device::open(m.device, false);
   dax::Mapping map = dax::Mapping::map(dev, false);

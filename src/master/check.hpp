@@ -26,7 +26,7 @@ struct CheckReport {
 
 // Asks the daemon to replay first, then checks the files of the entries it has replayed.
 // Each problem goes to ev.error (naming the file), each good file to ev.note. Throws
-// famfs::Error when the device cannot be read at all.
+// famfs::Error when the daemon is gone (ENOTCONN) or the device cannot be read at all.
 CheckReport check_mount(const MountInfo& m, Events& ev);
 
 } // namespace famfs::master

@@ -29,6 +29,8 @@ vm_start famfs-b "$POOL" '
   famfs fsck /dev/dax0.0 >out/fsck-b.txt 2>&1; echo $? >out/fsck-b.rc; cat out/fsck-b.txt
   famfs fsck --json /dev/dax0.0 >out/fsck-b.json 2>out/fsck-b.json.err; echo $? >out/fsck-b.json.rc
   cat out/fsck-b.json
+  famfs status --json >out/status-b.json 2>out/status-b.err; echo $? >out/status-b.rc
+  famfs status >out/status-b.txt 2>&1
   echo "-- mkfs without --force on a client (must be refused):"
   mkfs.famfs /dev/dax0.0 >out/mkfs-b.txt 2>&1; echo $? >out/mkfs-b.rc; cat out/mkfs-b.txt
   vmsync post b-done
@@ -67,6 +69,11 @@ check_grep "primary: /dev/dax0.0 +4309647360" fsck-b.txt "fsck on the client: pr
 check "$(out fsck-b.json.rc)" 0 "fsck --json on the client: exit status"
 check_json fsck-b.json "j['role'] == 'client' and j['fs_uuid'] == '$FS' and j['master_system_uuid'] == '$A_UUID' \
   and j['system_uuid'] == '$B_UUID'" "fsck --json: role client, fs_uuid, master_system_uuid (A), system_uuid (this host)"
+check "$(out status-b.rc)" 0 "famfs status (no argument) on the client: exit status"
+check_json status-b.json "len(j) == 1 and j[0]['kind'] == 'device' and j[0]['device'] == '/dev/dax0.0' \
+  and j[0]['mounted'] is False and j[0]['fs_uuid'] == '$FS' and j[0]['master_system_uuid'] == '$A_UUID' \
+  and j[0]['role'] == 'client'" "famfs status --json lists the unmounted famfs device (libdaxctl), role client"
+check_grep "famfs device /dev/dax0.0 \(not mounted\)" status-b.txt "famfs status names the unmounted device"
 check_json fsck-b.json "j['clean'] is True and j['exit_code'] == 0 and j['superblock_status'] == 'valid' \
   and j['log_status'] == 'ok' and j['damaged'] is False and j['problems'] == [] and j['skipped'] == []" \
   "fsck --json: clean, valid superblock and log, not damaged"
