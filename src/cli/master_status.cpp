@@ -199,6 +199,14 @@ std::vector<DeviceState> unmounted_devices(const std::vector<MountState>& mounts
   return out;
 }
 
+// The text report of a mount that has a status.
+void print_mount(const MountState& s) {
+  auto r = fm::JsonReport::parse(s.status->dump());
+  auto it = s.status->find("master_system_uuid");
+  bool known = it != s.status->end() && it->is_string();
+  print_status(*r, s.m, known ? it->get<std::string>() : std::string());
+}
+
 Json device_json(const DeviceState& d) {
   Json j;
   j["kind"] = "device";
@@ -346,10 +354,7 @@ int status_all(const StatusOpts& o, const std::string& prog) {
     if (!m.status) continue;
     if (!first) std::printf("\n");
     first = false;
-    auto r = fm::JsonReport::parse(m.status->dump());
-    print_status(*r, m.m, m.status->value("master_system_uuid", Json(nullptr)).is_string()
-                              ? m.status->value("master_system_uuid", std::string())
-                              : std::string());
+    print_mount(m);
   }
   for (const auto& d : devices) {
     if (!first) std::printf("\n");
@@ -370,11 +375,7 @@ int run_status(const StatusOpts& o) {
     if (!s.status) throw Error(EIO, s.error);
     if (o.prometheus) print_prometheus({s});
     else if (o.json) std::printf("%s\n", s.status->dump().c_str());
-    else {
-      auto r = fm::JsonReport::parse(s.status->dump());
-      const Json& mu = (*s.status)["master_system_uuid"];
-      print_status(*r, s.m, mu.is_string() ? mu.get<std::string>() : std::string());
-    }
+    else print_mount(s);
     return 0;
   } catch (const Error& e) {
     print_error(prog, e.what());
