@@ -1,5 +1,5 @@
 // Registration of the master-side commands (creat, cp, mkdir, clone) and the file-level
-// helpers (verify, getmap, chkread, flush, status). Options follow upstream's CLI (spec B§10);
+// helpers (verify, getmap, check, chkread, flush, status). Options follow upstream's CLI (spec B§10);
 // the work is in master_*.cpp.
 #include <memory>
 
@@ -80,6 +80,8 @@ void register_master_commands(Commands& app) {
     c->add_option("args", o->args, "SRC... DEST")->required();
     c->add_flag("-r,--recursive", o->recursive, "Copy directories recursively");
     c->add_option("-t,--threadct", o->threads, "Copy threads (default 1)");
+    c->add_flag("-c,--compare", o->compare,
+                "After copying, read each copy back and compare it with its source (exit 1 on a difference)");
     c->add_option("-m,--mode", o->mode, "Octal mode for the copies (default: the source's; masked by the umask)");
     c->add_option("-u,--uid", o->uid, "Owner uid (default: real uid)");
     c->add_option("-g,--gid", o->gid, "Owner gid (default: real gid)");
@@ -95,6 +97,18 @@ void register_master_commands(Commands& app) {
     c->add_option("file", o->files, "Files");
     c->add_flag("-q,--quiet", o->quiet, "Only the exit code (and 'good file' lines)");
     c->add_flag("-c,--continue", o->cont, "Continue after an error");
+    c->add_flag("--json", o->json, "Print the maps as a JSON array, one object per file");
+  }
+  // ---- check
+  {
+    auto o = std::make_shared<CheckOpts>();
+    auto* c = add_command(app, "check",
+                          "Check every file's served map against the log (exit: 1 unmapped or "
+                          "differing file, 2 bad superblock, 4 bad log, or-ed)",
+                          [o] { return run_check(*o); });
+    c->add_option("mountpoint", o->path, "A famfs mount point (or any path inside it)");
+    c->add_flag("-v,--verbose", o->verbose, "Name every good file too");
+    c->add_flag("-q,--quiet", o->quiet, "No summary line");
   }
   // ---- clone
   {
@@ -126,10 +140,15 @@ void register_master_commands(Commands& app) {
   // ---- status
   {
     auto o = std::make_shared<StatusOpts>();
-    auto* c = add_command(app, "status", "Role, space, log use and replay state of a famfs mount",
+    auto* c = add_command(app, "status",
+                          "Role, space, log use and replay state of a famfs mount (no argument: "
+                          "every famfs mount and famfs-formatted dax device of this host)",
                           [o] { return run_status(*o); });
-    c->add_option("mountpoint", o->path, "A famfs mount point (or any path inside it)")->required();
-    c->add_flag("--json", o->json, "Print the daemon's status as JSON");
+    c->add_option("mountpoint", o->path, "A famfs mount point (or any path inside it)");
+    auto* js = c->add_flag("--json", o->json, "Print the status as JSON (no argument: an array)");
+    auto* pr = c->add_flag("--prometheus", o->prometheus,
+                           "Print the metrics of the mount(s) in the Prometheus text format");
+    js->excludes(pr);
     add_identity_option(c, o->uuid_file);
   }
 }

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/util.hpp"
 #include "dax/cache.hpp"
 #include "meta/bitmap.hpp"
@@ -237,71 +239,47 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
 
 std::string fsck_json(const FsckReport& r, const std::string& device,
                       const std::optional<Uuid>& host) {
+  using Json = nlohmann::ordered_json;
   const bool sb_ok = sb_usable(r.sb_status);
   const bool lg_ok = log_ok(r);
-  JsonObject j;
-  j.add("device", device);
-  j.add("clean", r.clean());
-  j.add("superblock_status", sb_status_key(r.sb_status));
-  if (r.log_status)
-    j.add("log_status", log_status_key(*r.log_status));
-  else
-    j.add_null("log_status");
-  j.add("role", role_name(r.role));
-  if (sb_ok || r.sb_status == SbStatus::WrongVersion) {
-    j.add("fs_uuid", uuid_to_string(r.sb.ts_uuid));
-    j.add("dev_uuid", uuid_to_string(r.sb.ts_dev_uuid));
-    j.add("system_uuid", uuid_to_string(r.sb.ts_system_uuid));
-    j.add("version", uint64_t(r.sb.ts_version));
-    j.add("primary_device", daxdev_field(r.sb));
-  } else {
-    j.add_null("fs_uuid").add_null("dev_uuid").add_null("system_uuid").add_null("version");
-    j.add_null("primary_device");
-  }
-  if (host)
-    j.add("host_uuid", uuid_to_string(*host));
-  else
-    j.add_null("host_uuid");
-  j.add("alloc_unit", uint64_t(sb_ok ? r.geometry.alloc_unit : 0));
-  j.add("log_len", uint64_t(sb_ok ? r.geometry.log_len : 0));
-  j.add("entries_used", uint64_t(lg_ok ? entries_used(r) : 0));
-  j.add("entries_total", uint64_t(lg_ok ? r.geometry.slots() : 0));
-  j.add("files", r.bitmap.files);
-  j.add("directories", r.bitmap.directories);
-  j.add("bad_entries", r.bitmap.bad_entries);
-  j.add("collisions", r.bitmap.collisions);
-  j.add("out_of_bounds", r.bitmap.out_of_bounds);
-  j.add("capacity_bytes", r.capacity_bytes);
-  j.add("allocated_bytes", fsck_allocated_bytes(r));
-  j.add("free_bytes", r.free_bytes);
-  j.add("sum_file_sizes", r.bitmap.sum_file_sizes);
-  j.add("damaged", r.replay.damage.has_value());
-  if (r.replay.damage) {
-    j.add("damage_index", r.replay.damage->index);
-    j.add("damage_reason", r.replay.damage->what);
-  } else {
-    j.add_null("damage_index").add_null("damage_reason");
-  }
-  j.add("skipped_entries", uint64_t(r.replay.skipped.size()));
-  std::string skipped = "[";
-  for (const ReplayIssue& s : r.replay.skipped) {
-    if (skipped.size() > 1) skipped += ", ";
-    skipped += JsonObject().add("index", s.index).add("what", s.what).str();
-  }
-  skipped += "]";
-  j.add_raw("skipped", skipped);
-  std::string problems = "[";
-  for (const std::string& p : r.problems) {
-    if (problems.size() > 1) problems += ", ";
-    // Appended piece by piece: `"\"" + std::string` trips g++ 12's -Wrestrict at -O3.
-    problems += '"';
-    problems += json_escape(p);
-    problems += '"';
-  }
-  problems += "]";
-  j.add_raw("problems", problems);
-  j.add("exit_code", fsck_exit_code(r));
-  return j.str();
+  const bool sb_known = sb_ok || r.sb_status == SbStatus::WrongVersion;
+  auto uuid_or_null = [&](const uint8_t (&u)[16]) { return sb_known ? Json(uuid_to_string(u)) : Json(nullptr); };
+  Json j;
+  j["device"] = device;
+  j["clean"] = r.clean();
+  j["superblock_status"] = sb_status_key(r.sb_status);
+  j["log_status"] = r.log_status ? Json(log_status_key(*r.log_status)) : Json(nullptr);
+  j["role"] = role_name(r.role);
+  j["fs_uuid"] = uuid_or_null(r.sb.ts_uuid);
+  j["dev_uuid"] = uuid_or_null(r.sb.ts_dev_uuid);
+  // Same keys, same meaning as famfs status: the master's identity and this host's.
+  j["master_system_uuid"] = uuid_or_null(r.sb.ts_system_uuid);
+  j["system_uuid"] = host ? Json(uuid_to_string(*host)) : Json(nullptr);
+  j["version"] = sb_known ? Json(uint64_t(r.sb.ts_version)) : Json(nullptr);
+  j["primary_device"] = sb_known ? Json(daxdev_field(r.sb)) : Json(nullptr);
+  j["alloc_unit"] = uint64_t(sb_ok ? r.geometry.alloc_unit : 0);
+  j["log_len"] = uint64_t(sb_ok ? r.geometry.log_len : 0);
+  j["entries_used"] = uint64_t(lg_ok ? entries_used(r) : 0);
+  j["entries_total"] = uint64_t(lg_ok ? r.geometry.slots() : 0);
+  j["files"] = r.bitmap.files;
+  j["directories"] = r.bitmap.directories;
+  j["bad_entries"] = r.bitmap.bad_entries;
+  j["collisions"] = r.bitmap.collisions;
+  j["out_of_bounds"] = r.bitmap.out_of_bounds;
+  j["capacity_bytes"] = r.capacity_bytes;
+  j["allocated_bytes"] = fsck_allocated_bytes(r);
+  j["free_bytes"] = r.free_bytes;
+  j["sum_file_sizes"] = r.bitmap.sum_file_sizes;
+  j["damaged"] = r.replay.damage.has_value();
+  j["damage_index"] = r.replay.damage ? Json(r.replay.damage->index) : Json(nullptr);
+  j["damage_reason"] = r.replay.damage ? Json(r.replay.damage->what) : Json(nullptr);
+  j["skipped_entries"] = uint64_t(r.replay.skipped.size());
+  Json skipped = Json::array();
+  for (const ReplayIssue& s : r.replay.skipped) skipped.push_back(Json{{"index", s.index}, {"what", s.what}});
+  j["skipped"] = std::move(skipped);
+  j["problems"] = r.problems;
+  j["exit_code"] = fsck_exit_code(r);
+  return j.dump();
 }
 
 int fsck_exit_code(const FsckReport& r) {

@@ -35,7 +35,9 @@ int run_cp(const CpOpts& o) {
 
     auto w = fm::Writer::open(dest.mount, {o.uuid_file, "copy files", {}}, ev);
     co.interleave = parse_interleave(o.il, &w->geometry());
-    return fm::copy_in(*w, plan, co, ev) ? 1 : 0;
+    uint64_t errs = fm::copy_in(*w, plan, co, ev);
+    if (o.compare) errs += fm::compare_copies(plan, co.threads, ev);
+    return errs ? 1 : 0;
   } catch (const Error& e) {
     ev.error(e.what());
     return e.err() == ENOMEM ? ENOMEM : 1; // log full: exit 12, as upstream

@@ -111,6 +111,12 @@ int run_mkdir(const MkdirOpts& o) {
     int rc = 0;
     for (const auto& dir : o.dirs) {
       try {
+        if (o.parents) {
+          if (auto m = fm::existing_famfs_dir(dir)) {
+            ev.note(dir + " exists in the famfs at " + m->mpt + ": nothing to create");
+            continue;
+          }
+        }
         fm::NewPath np = fm::resolve_new_path(dir, o.parents);
         auto w = fm::Writer::open(np.mount, {o.uuid_file, "create directories", {}}, ev);
         fm::make_dirs(*w, np, dir, o.parents, a, ev);

@@ -41,6 +41,7 @@ int run_mkdir(const MkdirOpts& o);
 struct CpOpts {
   std::vector<std::string> args; // SRC... DEST
   bool recursive = false;
+  bool compare = false;           // -c: read each copy back and compare it with its source
   std::string threads;
   std::string mode, uid, gid;
   InterleaveArgs il;
@@ -69,8 +70,16 @@ struct GetmapOpts {
   std::vector<std::string> files;
   int quiet = 0;       // -q
   bool cont = false;   // -c
+  bool json = false;   // --json: an array, one object per file
 };
 int run_getmap(const GetmapOpts& o);
+
+struct CheckOpts {
+  std::string path;  // a famfs mount point (or any path inside it)
+  int verbose = 0;   // -v: name every good file too
+  bool quiet = false; // -q: no summary line (the exit code says it)
+};
+int run_check(const CheckOpts& o);
 
 struct ChkreadOpts {
   std::string file;
@@ -86,8 +95,9 @@ struct FlushOpts {
 int run_flush(const FlushOpts& o);
 
 struct StatusOpts {
-  std::string path;
+  std::string path;         // empty: every famfs mount and famfs-formatted dax device
   bool json = false;
+  bool prometheus = false;  // Prometheus text exposition, per mount
   std::string uuid_file;
 };
 int run_status(const StatusOpts& o);

@@ -1,5 +1,5 @@
-// Read-side commands that work on every host (master or client): verify, getmap, chkread,
-// flush, status. They read through the mount (and the daemon's user.famfs.* xattrs), never
+// Read-side commands that work on every host (master or client): verify, getmap, check,
+// chkread, flush, status. They read through the mount (and the daemon's user.famfs.* xattrs), never
 // the writer lock.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -24,6 +24,7 @@
 #include "dax/mapping.hpp"
 #include "dax/identity.hpp"
 #include "dax/mounts.hpp"
+#include "master/check.hpp"
 #include "master/copy_engine.hpp"
 #include "master/paths.hpp"
 #include "master/reports.hpp"
@@ -35,11 +36,14 @@
 #include "proto/unique_fd.hpp"
 #include "proto/xattr.h"
 
+#include <nlohmann/json.hpp>
+
 namespace famfs::cli::master {
 
 namespace {
 
 using XFmap = famfs::proto::FmapText;
+using Json = nlohmann::ordered_json;
 namespace fm = famfs::master;
 
 std::optional<XFmap> parse_xfmap(const std::string& text, std::string* why) {
@@ -120,46 +124,71 @@ void print_fmap(const std::string& f, const XFmap& x) {
     std::printf("\t\t%llx\t%llu\n", (unsigned long long)e.offset, (unsigned long long)e.len);
 }
 
-// One file of getmap; its exit code (as upstream).
-int getmap_one(const std::string& f, bool quiet) {
+// getmap --json: one object per file (schema in famfs(8)).
+Json fmap_json(const std::string& f, const XFmap& x) {
+  Json j;
+  j["file"] = f;
+  j["exit_code"] = 0;
+  j["size"] = x.size;
+  bool il = x.fmap.kind == Fmap::Kind::Interleave;
+  j["extent_type"] = il ? "interleave" : "simple";
+  if (il) j["chunk_size"] = x.fmap.chunk_size;
+  Json ext = Json::array();
+  for (const auto& e : x.fmap.extents) ext.push_back(Json{{"offset", e.offset}, {"length", e.len}});
+  j[il ? "strips" : "extents"] = std::move(ext);
+  return j;
+}
+
+// The outcome of one file: its exit code (as upstream) and what to say.
+struct GetmapResult {
+  int rc = 0;
+  std::string message;      // rc != 0
+  bool message_stdout = false; // upstream prints some of these on stdout
+  std::optional<XFmap> map; // rc == 0
+};
+
+GetmapResult getmap_result(const std::string& f) {
   struct stat st{};
-  if (::stat(f.c_str(), &st) != 0) {
-    if (!quiet)
-      std::fprintf(stderr, "famfs getmap: %s: no such file (%s)\n", f.c_str(), errno_text(errno).c_str());
-    return EBADF; // 9, as upstream
-  }
-  if (!S_ISREG(st.st_mode)) {
-    if (!quiet) std::fprintf(stderr, "famfs getmap: %s is not a regular file\n", f.c_str());
-    return EISDIR; // 21
-  }
+  if (::stat(f.c_str(), &st) != 0)
+    return {EBADF, "famfs getmap: " + f + ": no such file (" + errno_text(errno) + ")", false, {}}; // 9
+  if (!S_ISREG(st.st_mode)) return {EISDIR, "famfs getmap: " + f + " is not a regular file", false, {}};
   auto mount = dax::famfs_mount_containing(f);
   if (mount) {
     try {
       fm::check_trusted_mount(mount->mountpoint, mount->options, ::geteuid());
     } catch (const Error& e) {
-      if (!quiet) print_error("famfs getmap", e.what());
-      return 1;
+      return {1, std::string("famfs getmap: ") + e.what(), false, {}};
     }
   }
   int err = 0;
   auto text = get_xattr(f, FAMFS_XATTR_FMAP, &err);
   if (!text) {
-    if (!mount) {
-      if (!quiet) std::fprintf(stderr, "famfs getmap: file (%s) not in famfs\n", f.c_str());
-      return 1;
-    }
-    if (!quiet) std::printf("famfs_getmap: file (%s) is famfs, but has no map\n", f.c_str());
-    return 2;
+    if (!mount) return {1, "famfs getmap: file (" + f + ") not in famfs", false, {}};
+    return {2, "famfs_getmap: file (" + f + ") is famfs, but has no map", true, {}};
   }
   std::string why;
   auto x = parse_xfmap(*text, &why);
-  if (!x) {
-    if (!quiet)
-      std::printf("famfs_getmap: file (%s) is famfs, but its map is unreadable (%s)\n", f.c_str(),
-                  why.c_str());
-    return 2;
+  if (!x) return {2, "famfs_getmap: file (" + f + ") is famfs, but its map is unreadable (" + why + ")", true, {}};
+  return {0, {}, false, std::move(x)};
+}
+
+// One file of getmap, printed as upstream (or added to `json`); its exit code.
+int getmap_one(const std::string& f, bool quiet, Json* json) {
+  GetmapResult r = getmap_result(f);
+  if (json) {
+    if (r.rc == 0) {
+      json->push_back(fmap_json(f, *r.map));
+    } else {
+      json->push_back(Json{{"file", f}, {"exit_code", r.rc}, {"error", r.message}});
+      if (!quiet) std::fprintf(stderr, "%s\n", r.message.c_str());
+    }
+    return r.rc;
   }
-  if (!quiet) print_fmap(f, *x);
+  if (r.rc != 0) {
+    if (!quiet) std::fprintf(r.message_stdout ? stdout : stderr, "%s\n", r.message.c_str());
+    return r.rc;
+  }
+  if (!quiet) print_fmap(f, *r.map);
   std::printf("famfs_getmap: good file %s\n", f.c_str());
   return 0;
 }
@@ -168,16 +197,43 @@ int getmap_one(const std::string& f, bool quiet) {
 
 int run_getmap(const GetmapOpts& o) {
   if (o.files.empty()) {
-    print_error("famfs getmap", "no file given: famfs getmap [-q] [-c] FILE...");
+    print_error("famfs getmap", "no file given: famfs getmap [-q] [-c] [--json] FILE...");
     return EINVAL; // 22
   }
+  Json arr = Json::array();
+  Json* json = o.json ? &arr : nullptr;
   int first_rc = 0;
   for (const auto& f : o.files) {
-    int rc = getmap_one(f, o.quiet);
+    int rc = getmap_one(f, o.quiet, json);
     if (rc && !first_rc) first_rc = rc;
-    if (rc && !o.cont) return rc;
+    if (rc && !o.cont) break;
   }
+  if (json) std::printf("%s\n", arr.dump(2).c_str());
   return first_rc;
+}
+
+// =============================================================================================
+// check: every file's served map against the log (src/master/check.hpp); upstream's exit code.
+int run_check(const CheckOpts& o) {
+  CliEvents ev("famfs check", o.verbose);
+  if (o.path.empty()) {
+    ev.error("no mount point given: famfs check [-v] MOUNTPOINT");
+    return EINVAL; // 22, as upstream
+  }
+  try {
+    MountInfo m = fm::mount_of_existing(o.path);
+    fm::CheckReport r = fm::check_mount(m, ev);
+    if (!o.quiet)
+      std::printf("famfs check: %llu files of the log of %s: %llu good, %llu not mapped, "
+                  "%llu differ from the log%s%s\n",
+                  (unsigned long long)r.files, m.mpt.c_str(), (unsigned long long)r.good,
+                  (unsigned long long)r.unmapped, (unsigned long long)r.mismatched,
+                  r.superblock_bad ? "; superblock bad" : "", r.log_bad ? "; log bad" : "");
+    return r.exit_code();
+  } catch (const Error& e) {
+    ev.error(e.what());
+    return 1;
+  }
 }
 
 // =============================================================================================
@@ -400,144 +456,5 @@ int run_chkread(const ChkreadOpts& o) {
   }
 }
 
-// =============================================================================================
-namespace {
-
-std::string fmt_time_ms(int64_t unix_ms) {
-  if (unix_ms <= 0) return "never";
-  time_t t = time_t(unix_ms / 1000);
-  struct tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  struct timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  int64_t now_ms = int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-  double ago = double(now_ms - unix_ms) / 1000.0;
-  char out[128];
-  std::snprintf(out, sizeof out, "%s (%.1f s ago)", buf, ago < 0 ? 0.0 : ago);
-  return out;
-}
-
-std::string pct(uint64_t a, uint64_t b) {
-  if (!b) return "";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, " (%.1f%%)", 100.0 * double(a) / double(b));
-  return buf;
-}
-
-} // namespace
-
-namespace {
-
-// Who is the master: the superblock says (read through the mount; works on clients). "" when
-// it cannot be read.
-std::string master_uuid_of(const MountInfo& m) {
-  try {
-    omf::Superblock sb = fm::read_mount_superblock(m);
-    if (sb_usable(check_superblock(sb))) return uuid_to_string(sb.ts_system_uuid);
-  } catch (const Error&) {
-  }
-  return {};
-}
-
-// --json: the daemon's object as it sent it, plus what only the CLI knows (keys the daemon
-// did not give) in front.
-std::string status_json(const std::string& raw, const fm::JsonReport& j, const MountInfo& m,
-                        const std::string& master_uuid) {
-  // The daemon's object, plus what only the CLI knows (keys the daemon did not give).
-  JsonObject extra;
-  bool any = false;
-  if (!j.has("mountpoint")) {
-    extra.add("mountpoint", m.mpt);
-    any = true;
-  }
-  if (!j.has("master_system_uuid")) {
-    if (master_uuid.empty()) extra.add_null("master_system_uuid");
-    else extra.add("master_system_uuid", master_uuid);
-    any = true;
-  }
-  std::string body = raw;
-  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
-  if (any) {
-    std::string e = extra.str(); // {...}
-    size_t a = body.find('{');
-    std::string rest = body.substr(a + 1);
-    size_t k = rest.find_first_not_of(" \t\r\n");
-    bool empty = k == std::string::npos || rest[k] == '}';
-    body = e.substr(0, e.size() - 1) + (empty ? "" : ",") + rest;
-  }
-  return body;
-}
-
-void print_status(const fm::JsonReport& s, const MountInfo& m, const std::string& master_uuid) {
-  uint64_t cap = s.u64("capacity_bytes"), freeb = s.u64("free_bytes"),
-           alloc = s.u64("allocated_bytes");
-  uint64_t used_e = s.u64("entries_used"), tot_e = s.u64("entries_total");
-  std::string role = s.str("role", "unknown");
-  std::printf("famfs status of %s\n", m.mpt.c_str());
-  auto row = [](const char* k, const std::string& v) { std::printf("  %-18s %s\n", k, v.c_str()); };
-  std::string role_line = role;
-  if (role == "master") role_line += " (this host owns the file system and may add files)";
-  else if (role == "client") role_line += " (read-only view: files are added on the master)";
-  row("role:", role_line);
-  row("this host:", s.str("system_uuid", "?"));
-  row("master:", master_uuid.empty() ? std::string("unknown (superblock unreadable)") : master_uuid);
-  row("device:", s.str("device", m.device));
-  row("fs uuid:", s.str("fs_uuid", "?"));
-  row("capacity:", human_bytes(cap) + " (" + std::to_string(cap) + " bytes)");
-  row("used:", human_bytes(alloc) + pct(alloc, cap));
-  row("free:", human_bytes(freeb) + pct(freeb, cap));
-  row("log entries:", std::to_string(used_e) + " of " + std::to_string(tot_e) + " used" + pct(used_e, tot_e) +
-                          ", " + std::to_string(tot_e > used_e ? tot_e - used_e : 0) + " free");
-  row("files:", std::to_string(s.u64("files")));
-  row("directories:", std::to_string(s.u64("directories")));
-  row("last replay:", fmt_time_ms(s.i64("last_replay_unix_ms")));
-  {
-    char buf[64];
-    if (auto lag = s.number("replay_lag_ms")) std::snprintf(buf, sizeof buf, "%.1f ms", *lag);
-    else std::snprintf(buf, sizeof buf, "n/a");
-    row("replay lag:", buf);
-  }
-  row("poll interval:", std::to_string(s.u64("refresh_ms")) + " ms");
-  bool damaged = s.flag("damaged");
-  std::string dline = damaged ? "YES" : "no";
-  if (damaged) {
-    if (auto di = s.number_text("damage_index")) dline += " at entry " + *di;
-    std::string r = s.str("damage_reason");
-    if (!r.empty()) dline += ": " + r;
-    dline += " (files after it are not shown; run famfs fsck " + m.mpt + ")";
-  }
-  row("damaged log:", dline);
-  row("skipped entries:", std::to_string(s.u64("skipped_entries")));
-  row("cross-links:", std::to_string(s.u64("collisions")) + " allocation units claimed twice");
-  row("read-only mount:", s.flag("read_only") ? "yes" : "no");
-}
-
-} // namespace
-
-int run_status(const StatusOpts& o) {
-  const std::string prog = "famfs status";
-  try {
-    if (o.path.empty()) throw Error(EINVAL, "no mount point given: famfs status MOUNTPOINT [--json]");
-    MountInfo m = fm::mount_of_existing(o.path);
-    int err = 0;
-    auto raw = get_xattr(m.mpt, FAMFS_XATTR_STATUS, &err);
-    if (!raw)
-      throw Error(err, "the famfs daemon of " + m.mpt + " gave no status (user.famfs.status: " +
-                           errno_text(err) + "); is it running famfs-fused from this release?");
-    std::string why;
-    auto j = fm::JsonReport::parse(*raw, &why);
-    if (!j)
-      throw Error(EIO, "the famfs daemon of " + m.mpt + " returned a status that is not a JSON object (" + why + ")");
-    std::string master_uuid = master_uuid_of(m);
-    if (o.json) std::printf("%s\n", status_json(*raw, *j, m, master_uuid).c_str());
-    else print_status(*j, m, master_uuid);
-    return 0;
-  } catch (const Error& e) {
-    print_error(prog, e.what());
-    return 1;
-  }
-}
 
 } // namespace famfs::cli::master

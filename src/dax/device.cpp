@@ -96,6 +96,21 @@ std::optional<DaxFacts> find_dax_by_name(const std::string& name) {
   });
 }
 
+std::vector<DaxFacts> all_dax() {
+  std::vector<DaxFacts> out;
+  (void)find_dax([&out](daxctl_dev* d) {
+    DaxFacts f;
+    const char* name = daxctl_dev_get_devname(d);
+    f.devname = name ? name : "";
+    f.size = daxctl_dev_get_size(d);
+    f.enabled = daxctl_dev_is_enabled(d) != 0;
+    f.system_ram = daxctl_dev_get_memory(d) != nullptr;
+    out.push_back(std::move(f));
+    return false; // visit every device
+  });
+  return out;
+}
+
 std::string basename_of(const std::string& path) {
   auto slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -256,6 +271,15 @@ DeviceInfo probe_device(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) open_error(path, errno, false);
   return classify(path, st);
+}
+
+std::vector<DaxListing> list_dax_devices() {
+  std::vector<DaxListing> out;
+  for (auto& f : all_dax()) {
+    if (f.devname.empty()) continue;
+    out.push_back(DaxListing{"/dev/" + f.devname, f.size, f.enabled, f.system_ram});
+  }
+  return out;
 }
 
 } // namespace famfs::dax

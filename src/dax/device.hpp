@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace famfs::dax {
 
@@ -38,6 +39,16 @@ class Device {
   DeviceInfo info_;
   bool writable_ = false;
 };
+
+// Every device-dax instance libdaxctl knows, as `daxctl list` shows them (famfs status with
+// no argument). Empty when libdaxctl cannot start or there are none.
+struct DaxListing {
+  std::string path;        // "/dev/dax0.0"
+  uint64_t size = 0;
+  bool enabled = false;
+  bool system_ram = false; // bound to kmem: not usable for famfs
+};
+std::vector<DaxListing> list_dax_devices();
 
 // Probe without keeping it open (used by status and error messages).
 DeviceInfo probe_device(const std::string& path);

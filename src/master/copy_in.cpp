@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "master/text.hpp"
+#include "master/verify.hpp"
 #include "meta/error.hpp"
 #include "meta/log.hpp"
 #include "meta/path.hpp"
@@ -302,7 +303,7 @@ uint64_t copy_files(Writer& w, const std::vector<CopyItem*>& files, const CopyOp
   std::mutex ev_mu; // events from the workers, one at a time
   auto bar = ev.progress(total, files.size());
   parallel_for(files.size(), o.threads, [&](std::size_t i) {
-    const CopyItem& it = *files[i];
+    CopyItem& it = *files[i];
     try {
       copy_one(w, it, o, inner_threads, bar.get());
       if (bar) bar->add_file();
@@ -310,6 +311,7 @@ uint64_t copy_files(Writer& w, const std::vector<CopyItem*>& files, const CopyOp
       ev.note(it.src + " -> " + mpt + "/" + it.rel + (it.overwrite ? " (overwritten, same size)" : ""));
     } catch (const Error& e) {
       if (it.is_new) w.unreserve(1);
+      it.skip = true; // not copied (each worker owns its item)
       std::lock_guard<std::mutex> g(ev_mu);
       ev.error(std::string(e.what()) + "; it was not created");
       errs.fetch_add(1);
@@ -373,6 +375,36 @@ uint64_t copy_in(Writer& w, CopyPlan& plan, const CopyOptions& o, Events& ev) {
       ev.warning("the famfs daemon reports a damaged log; run famfs fsck " + mpt);
   }
   return errs;
+}
+
+uint64_t compare_copies(const CopyPlan& plan, unsigned threads, Events& ev) {
+  std::vector<const CopyItem*> files;
+  for (const auto& it : plan.items)
+    if (!it.skip && !it.dir) files.push_back(&it);
+  const std::string& mpt = plan.dest.mount.mpt;
+  std::atomic<uint64_t> bad{0};
+  std::mutex ev_mu;
+  parallel_for(files.size(), threads, [&](std::size_t i) {
+    const CopyItem& it = *files[i];
+    std::string copy = mpt + "/" + it.rel;
+    VerifyResult r = compare_files(it.src, copy);
+    std::lock_guard<std::mutex> g(ev_mu);
+    switch (r.status) {
+      case VerifyResult::Status::Ok:
+        ev.note("compared " + copy + " with " + it.src + ": identical");
+        return;
+      case VerifyResult::Status::Error:
+        ev.error("compare of " + quote(copy) + " failed: " + r.message);
+        break;
+      case VerifyResult::Status::Mismatch:
+        ev.error("compare failed: " + quote(copy) + " differs from its source " + quote(it.src) +
+                 " at byte " + std::to_string(r.offset) + " (the source may have changed during "
+                 "the copy; copy it again)");
+        break;
+    }
+    bad.fetch_add(1);
+  });
+  return bad.load();
 }
 
 } // namespace famfs::master

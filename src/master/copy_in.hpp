@@ -62,4 +62,9 @@ struct CopyOptions {
 // ENOSPC when the space is not there.
 uint64_t copy_in(Writer& w, CopyPlan& plan, const CopyOptions& o, Events& ev);
 
+// famfs cp -c/--compare, after copy_in: every file copied, read back through the mount and
+// compared with its source (items copy_in could not copy are marked skip). Returns the
+// number of files that differ or cannot be read (each reported through Events).
+uint64_t compare_copies(const CopyPlan& plan, unsigned threads, Events& ev);
+
 } // namespace famfs::master

@@ -206,6 +206,14 @@ MountInfo mount_of_existing(const std::string& path) {
   return info_from_entry(*e);
 }
 
+std::optional<MountInfo> existing_famfs_dir(const std::string& path) {
+  struct stat st{};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return std::nullopt;
+  if (!S_ISDIR(st.st_mode))
+    throw Error(ENOTDIR, quote(path) + " exists and is not a directory; remove it or choose another name");
+  return mount_of_existing(path);
+}
+
 std::string relpath_in_mount(const MountInfo& m, const std::string& existing_path) {
   int err = 0;
   std::string r = existing_realpath(existing_path, &err);

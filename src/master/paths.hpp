@@ -32,6 +32,11 @@ std::optional<uint32_t> mounter_uid(const std::string& options); // user_id= of 
 // famfs::Error(EXDEV) naming the path when it is not inside a famfs mount.
 MountInfo mount_of_existing(const std::string& path);
 
+// mkdir -p (as mkdir(1)): the famfs mount holding `path` when it already is a directory there
+// (the mount root included); nullopt when nothing exists at `path`. Throws ENOTDIR naming it
+// when it exists and is not a directory, EXDEV when it is a directory outside famfs.
+std::optional<MountInfo> existing_famfs_dir(const std::string& path);
+
 // A path about to be created (file or directory) in a famfs mount.
 struct NewPath {
   MountInfo mount;

@@ -92,4 +92,57 @@ VerifyResult verify_file(const std::string& path, uint64_t seed) {
   return r;
 }
 
+namespace {
+
+struct OpenFile {
+  proto::UniqueFd fd;
+  uint64_t size = 0;
+};
+
+std::optional<OpenFile> open_regular(const std::string& path, VerifyResult& r) {
+  OpenFile f{proto::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), 0};
+  if (!f.fd) {
+    r = error("cannot open " + quote(path) + ": " + errno_text(errno));
+    return std::nullopt;
+  }
+  struct stat st{};
+  if (::fstat(f.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    r = error(quote(path) + " is not a regular file");
+    return std::nullopt;
+  }
+  f.size = uint64_t(st.st_size);
+  return f;
+}
+
+} // namespace
+
+VerifyResult compare_files(const std::string& source, const std::string& copy) {
+  VerifyResult r;
+  auto a = open_regular(source, r);
+  if (!a) return r;
+  auto b = open_regular(copy, r);
+  if (!b) return r;
+  r.size = a->size;
+  uint64_t common = std::min(a->size, b->size);
+  std::vector<unsigned char> ba(kVerifyBuf / 2), bb(kVerifyBuf / 2);
+  for (uint64_t off = 0; off < common;) {
+    size_t want = size_t(std::min<uint64_t>(ba.size(), common - off));
+    if (auto why = read_full(a->fd.get(), ba.data(), want, off, source)) return error(*why);
+    if (auto why = read_full(b->fd.get(), bb.data(), want, off, copy)) return error(*why);
+    if (std::memcmp(ba.data(), bb.data(), want) != 0) {
+      size_t i = 0;
+      while (ba[i] == bb[i]) ++i;
+      r.status = VerifyResult::Status::Mismatch;
+      r.offset = off + i;
+      return r;
+    }
+    off += want;
+  }
+  if (a->size != b->size) {
+    r.status = VerifyResult::Status::Mismatch;
+    r.offset = common;
+  }
+  return r;
+}
+
 } // namespace famfs::master

@@ -1,5 +1,5 @@
-// Checking a file's contents against the B§8.5 pattern of a seed (famfs verify), through the
-// mount: works on every host.
+// Checking a file's contents against the B§8.5 pattern of a seed (famfs verify), or against
+// another file (famfs cp -c), through the mount: works on every host.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +15,10 @@ struct VerifyResult {
   uint64_t size = 0;   // the file's size
 };
 VerifyResult verify_file(const std::string& path, uint64_t seed);
+
+// famfs cp -c/--compare: the copy `copy` against its source `source`, byte by byte (through
+// the mount). Mismatch: `offset` is the first differing byte (or the shorter size when only
+// the sizes differ); `size` is the source's size.
+VerifyResult compare_files(const std::string& source, const std::string& copy);
 
 } // namespace famfs::master

@@ -98,7 +98,7 @@ def test_fsck_json_fresh_and_roles(fresh, master_host):
     assert j["device"] == fresh
     assert j["role"] == "master"
     assert j["fs_uuid"] == str(uuidlib.UUID(bytes=sb["uuid"]))
-    assert j["system_uuid"] == master_host.uuid
+    assert j["master_system_uuid"] == j["system_uuid"] == master_host.uuid
     assert (j["entries_used"], j["entries_total"]) == (0, 15420)
     assert (j["files"], j["directories"], j["bad_entries"], j["collisions"]) == (0, 0, 0, 0)
     assert j["capacity_bytes"] == 4 * GiB
@@ -111,7 +111,8 @@ def test_fsck_json_fresh_and_roles(fresh, master_host):
     other = fh.Host("other")
     rc, j = fsck_json(other, fresh)
     assert rc == 0 and j["role"] == "client"
-    assert j["system_uuid"] == master_host.uuid
+    # Same keys, same meaning as famfs status: the master's identity, and this host's.
+    assert j["master_system_uuid"] == master_host.uuid and j["system_uuid"] == other.uuid
     # --system-uuid-file wins over the environment.
     rc, j = fsck_json(other, fresh, "--system-uuid-file", master_host.uuid_file)
     assert j["role"] == "master"
@@ -286,7 +287,7 @@ def test_fsck_upstream_fixture(fixture_upstream):
         rc, j = fsck_json(host, image)
         assert rc == 0, j
         assert j["role"] == role
-        assert j["system_uuid"] == UPSTREAM_MASTER
+        assert j["master_system_uuid"] == UPSTREAM_MASTER and j["system_uuid"] == host.uuid
         assert (j["entries_used"], j["entries_total"]) == (8, 15420)
         assert (j["bad_entries"], j["files"], j["directories"]) == (0, 5, 3)
         assert j["allocated_bytes"] == 23068672

@@ -325,3 +325,23 @@ def test_cp_one_large_file_on_several_threads(master, srcdir):
     # Interleaved destination, pieces split per strip run.
     master.famfs("cp", "-t", "2", "-N", "3", "-B", "4", src, os.path.join(master.mpt, "large-il"))
     assert read(os.path.join(master.mpt, "large-il")) == data
+
+
+def test_cp_compare_reads_back_every_copy(master, srcdir):
+    """cp -c/--compare (upstream's flag): each copy read back through the mount and compared
+    with its source; -v names each comparison. (A difference is tested in the unit tests of
+    master::compare_files: a copy cannot be made to differ from outside the daemon.)"""
+    files = make_tree(os.path.join(srcdir, "t"))
+    p = master.famfs("cp", "-r", "-c", "-v", "-t", "2", os.path.join(srcdir, "t"),
+                     os.path.join(master.mpt, "t"))
+    for rel in files:
+        assert "compared %s with %s: identical" % (
+            os.path.join(master.mpt, "t", rel), os.path.join(srcdir, "t", rel)) in p.stdout + p.stderr
+        assert read(os.path.join(master.mpt, "t", rel)) == files[rel]
+    p = master.famfs("cp", "--compare", os.path.join(srcdir, "t", "a.bin"),
+                     os.path.join(master.mpt, "a2"))
+    assert p.returncode == 0 and p.stderr == ""
+    # A file cp could not copy is reported once, not again by the compare.
+    p = master.famfs("cp", "-c", os.path.join(srcdir, "t", "b.txt"),
+                     os.path.join(master.mpt, "a2"), check=False)
+    assert p.returncode == 1 and "compare" not in p.stderr

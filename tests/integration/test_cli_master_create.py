@@ -236,6 +236,14 @@ def test_mkdir_basic_and_modes(master):
     assert p.returncode == 1
     p = master.famfs("mkdir", m, check=False)
     assert p.returncode == 1 and "root of the famfs" in p.stderr
+    # -p over an existing file: refused, naming the file.
+    p = master.famfs("mkdir", "-p", os.path.join(m, "file"), check=False)
+    assert p.returncode == 1 and "not a directory" in p.stderr and "file" in p.stderr
+    # -p of an existing directory, the mount root included: success, as mkdir(1) and upstream.
+    for d in (m, m + "/", os.path.join(m, "d1"), os.path.join(m, "d1") + "/", os.path.join(m, ".")):
+        p = master.famfs("mkdir", "-p", d)
+        assert p.returncode == 0 and p.stderr == "", (d, p.stderr)
+    master.famfs("mkdir", "-p", ".", cwd=os.path.join(m, "d1"))
     assert next_index(master.image) == n
 
 

@@ -28,7 +28,8 @@ def test_master_commands_with_the_daemon_dead(image):
                      ["mkdir", os.path.join(mpt, "e")],
                      ["mkdir", "-p", os.path.join(mpt, "d", "e", "f")],
                      ["cp", "/etc/hostname", mpt + "/"],
-                     ["cp", "/etc/hostname", os.path.join(mpt, "d", "h")]):
+                     ["cp", "/etc/hostname", os.path.join(mpt, "d", "h")],
+                     ["check", mpt]):
             p = h.famfs(*args, check=False)
             assert p.returncode == 1, (args, p.stderr)
             assert want in p.stderr, (args, p.stderr)

@@ -41,6 +41,33 @@ def test_getmap_interleaved_format(master):
     assert len({o for o, _ in strips}) == 4
 
 
+def test_getmap_json_several_files(master):
+    """getmap --json: an array, one object per file in argument order; errors carry exit_code."""
+    m = master.mpt
+    a, b = os.path.join(m, "ja"), os.path.join(m, "jb")
+    master.famfs("creat", "-s", "3m", a)
+    master.famfs("creat", "-s", "10m", "-N", "4", "-B", "4", "-C", "2m", b)
+    arr = json.loads(master.famfs("getmap", "--json", a, b).stdout)
+    assert [o["file"] for o in arr] == [a, b]
+    assert arr[0]["exit_code"] == 0 and arr[0]["size"] == 3 * MiB
+    assert arr[0]["extent_type"] == "simple"
+    assert [(e["offset"], e["length"]) for e in arr[0]["extents"]] == getmap_extents(master, a)
+    assert arr[1]["extent_type"] == "interleave" and arr[1]["chunk_size"] == 2 * MiB
+    assert [(e["offset"], e["length"]) for e in arr[1]["strips"]] == getmap_extents(master, b)
+    # Several files in text form too, as upstream.
+    p = master.famfs("getmap", "-q", a, b)
+    assert p.stdout == "famfs_getmap: good file %s\nfamfs_getmap: good file %s\n" % (a, b)
+    # Errors: the same exit codes; with -c every file has its object.
+    nope = os.path.join(m, "nope")
+    p = master.famfs("getmap", "--json", "-c", nope, a, check=False)
+    assert p.returncode == 9
+    arr = json.loads(p.stdout)
+    assert arr[0]["file"] == nope and arr[0]["exit_code"] == 9 and "no such file" in arr[0]["error"]
+    assert arr[1]["exit_code"] == 0
+    p = master.famfs("getmap", "--json", nope, a, check=False)
+    assert p.returncode == 9 and len(json.loads(p.stdout)) == 1
+
+
 def test_getmap_exit_codes(master):
     m = master.mpt
     f = os.path.join(m, "ok")

@@ -14,7 +14,7 @@ import famfs_harness as fh
 
 DOC = os.path.join(fh.SOURCE_DIR, "docs", "cli.md")
 HEADING = "## Compatibility with upstream famfs: every command and flag"
-STATUSES = {"same", "no effect", "extension", "refused", "pending"}
+STATUSES = {"same", "no effect", "extension", "refused"}
 CHECK_RE = re.compile(r'^`([^`]+)` → (\d+)(?: "((?:[^"\\]|\\.)*)")?$')
 
 # Upstream's option strings (famfs_cli.c getopt_long short and long options, mkfs.famfs.c),
@@ -75,7 +75,7 @@ def test_table_is_well_formed_and_complete():
     for r in ROWS:
         assert r["here"] in STATUSES, r
         assert CHECK_RE.match(r["check"]), r
-        if r["here"] in ("refused", "no effect", "pending"):
+        if r["here"] in ("refused", "no effect"):
             assert r["note"], ("say why", r)
     missing = []
     for cmd, flags in UPSTREAM.items():

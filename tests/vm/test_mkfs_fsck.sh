@@ -29,6 +29,8 @@ vm_start famfs-b "$POOL" '
   famfs fsck /dev/dax0.0 >out/fsck-b.txt 2>&1; echo $? >out/fsck-b.rc; cat out/fsck-b.txt
   famfs fsck --json /dev/dax0.0 >out/fsck-b.json 2>out/fsck-b.json.err; echo $? >out/fsck-b.json.rc
   cat out/fsck-b.json
+  famfs status --json >out/status-b.json 2>out/status-b.err; echo $? >out/status-b.rc
+  famfs status >out/status-b.txt 2>&1
   echo "-- mkfs without --force on a client (must be refused):"
   mkfs.famfs /dev/dax0.0 >out/mkfs-b.txt 2>&1; echo $? >out/mkfs-b.rc; cat out/mkfs-b.txt
   vmsync post b-done
@@ -54,8 +56,8 @@ check "$(out mkfs-a.rc)" 0 "mkfs.famfs /dev/dax0.0 exit status"
 check "$(out fsck-a.rc)" 0 "fsck on the master: exit status"
 check_grep "Filesystem UUID: +$FS\$" fsck-a.txt "fsck on the master: the pool's file-system UUID"
 check_grep "role of this node: Owner" fsck-a.txt "fsck on the master: role Owner"
-check_json fsck-a.json "j['role'] == 'master' and j['fs_uuid'] == '$FS' and j['host_uuid'] == '$A_UUID'" \
-  "fsck --json on the master: role master, fs_uuid, host_uuid"
+check_json fsck-a.json "j['role'] == 'master' and j['fs_uuid'] == '$FS' and j['system_uuid'] == '$A_UUID' \
+  and j['master_system_uuid'] == '$A_UUID'" "fsck --json on the master: role master, fs_uuid, system_uuid (this host)"
 
 echo "-- guest B (client)"
 check "$(out fsck-b.rc)" 0 "fsck on the client: exit status"
@@ -65,8 +67,13 @@ check_grep "role of this node: Client" fsck-b.txt "fsck on the client: role Clie
 check_grep "# of log entries in use: 0 of 15420" fsck-b.txt "fsck on the client: empty 8 MiB log (0 of 15420)"
 check_grep "primary: /dev/dax0.0 +4309647360" fsck-b.txt "fsck on the client: primary /dev/dax0.0, 4309647360 bytes"
 check "$(out fsck-b.json.rc)" 0 "fsck --json on the client: exit status"
-check_json fsck-b.json "j['role'] == 'client' and j['fs_uuid'] == '$FS' and j['system_uuid'] == '$A_UUID' \
-  and j['host_uuid'] == '$B_UUID'" "fsck --json: role client, fs_uuid, system_uuid (master), host_uuid (this host)"
+check_json fsck-b.json "j['role'] == 'client' and j['fs_uuid'] == '$FS' and j['master_system_uuid'] == '$A_UUID' \
+  and j['system_uuid'] == '$B_UUID'" "fsck --json: role client, fs_uuid, master_system_uuid (A), system_uuid (this host)"
+check "$(out status-b.rc)" 0 "famfs status (no argument) on the client: exit status"
+check_json status-b.json "len(j) == 1 and j[0]['kind'] == 'device' and j[0]['device'] == '/dev/dax0.0' \
+  and j[0]['mounted'] is False and j[0]['fs_uuid'] == '$FS' and j[0]['master_system_uuid'] == '$A_UUID' \
+  and j[0]['role'] == 'client'" "famfs status --json lists the unmounted famfs device (libdaxctl), role client"
+check_grep "famfs device /dev/dax0.0 \(not mounted\)" status-b.txt "famfs status names the unmounted device"
 check_json fsck-b.json "j['clean'] is True and j['exit_code'] == 0 and j['superblock_status'] == 'valid' \
   and j['log_status'] == 'ok' and j['damaged'] is False and j['problems'] == [] and j['skipped'] == []" \
   "fsck --json: clean, valid superblock and log, not damaged"

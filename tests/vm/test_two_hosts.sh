@@ -162,7 +162,7 @@ check_json status-b.json "j['role'] == 'client' and j['files'] == 8 and j['direc
 check "$(out fsck-mounted.rc)" 16 "famfs fsck of the mounted device is refused with EBUSY (16)"
 check "$(out fsck-mpt.rc)" 0 "B: famfs fsck --json of the mount point (through the meta files)"
 check_json fsck-mpt.json "j['role'] == 'client' and j['entries_used'] == 11 and j['files'] == 8 and j['directories'] == 3 \
-  and j['clean'] is True and j['system_uuid'] == '$(out sysuuid-a | tr -d '\0 \n')'" \
+  and j['clean'] is True and j['master_system_uuid'] == '$(out sysuuid-a | tr -d '\0 \n')'" \
   "B: fsck --json of the mount point: client, 11 entries, 8 files, 3 directories, clean"
 
 echo "-- phase 3: the master's daemon is killed while the client stays mounted; restart; append"
