@@ -12,7 +12,7 @@ run() { # run NAME CMD...: count one suite
   echo "=== $1"
   if "${@:2}"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1"; fi
 }
-run "meson test (unit, integration, vm)" meson test -C build --print-errorlogs --num-processes 2
+run "meson test (unit, integration, vm)" meson test -C build --no-suite asan-cli --print-errorlogs --num-processes 2
 # A packager builds with --buildtype=release (-O3, where g++ warns about other things than at
 # -O2): build that once too, warnings as errors, so a warning there fails CI, not the packager.
 run "release build (-O3, warnings as errors)" scripts/build.sh build-release --buildtype=release -Dtests=false
@@ -21,11 +21,11 @@ run "fuzz (libFuzzer)" env FAMFS_BUILD_DIR="$PWD/build" tests/fuzz/run.sh
 scripts/build.sh build-asan -Dsanitize=true -Db_lundef=false -Dbuildtype=debug || exit 1
 san_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
 run "unit under ASan+UBSan" env "${san_env[@]}" meson test -C build-asan --suite unit --print-errorlogs
-# The CLI integration suite again, its famfs and mkfs.famfs (and the famfs-fused they start)
+# The CLI integration suite again (less its packaging tests), its famfs and mkfs.famfs (and the famfs-fused they start)
 # taken from the sanitizer build: every option and command line of the suite must run without
 # a sanitizer report (the harness fails a command whose stderr has one).
-run "integration-cli with the ASan+UBSan CLI" env "${san_env[@]}" FAMFS_CLI_BUILD_DIR="$PWD/build-asan" \
-    meson test -C build --print-errorlogs --logbase testlog-asan-cli integration-cli
+run "CLI command lines with the ASan+UBSan CLI" env "${san_env[@]}" FAMFS_CLI_BUILD_DIR="$PWD/build-asan" \
+    meson test -C build --print-errorlogs --logbase testlog-asan-cli --suite asan-cli
 leftover=$(awk '$3 ~ /^fuse/ {print $2}' /proc/mounts)
 if [ -n "$leftover" ]; then echo "FUSE mounts left behind by the tests: $leftover"; failed=$((failed + 1)); fi
 # One closing line for the whole run, counting meson tests (each suite's own runner prints its
