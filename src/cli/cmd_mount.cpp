@@ -127,6 +127,21 @@ void apply_read_only(const std::vector<std::string>& lists, bool& read_only) {
   }
 }
 
+// `mpt` is a famfs mount already: say what it is and what to do (a dead one is left for
+// 'famfs umount', never detached here).
+int refuse_existing_mount(const dax::MountEntry& m, const std::string& mpt) {
+  const char* prog = "famfs mount";
+  int err = 0;
+  if (!get_xattr(mpt, FAMFS_XATTR_ROLE, &err) && err == ENOTCONN) {
+    print_error(prog, mpt + " is a famfs mount (of " + m.device + ") whose daemon is not "
+                      "running; run 'famfs umount " + mpt + "', then mount again");
+  } else {
+    print_error(prog, mpt + " is already a famfs mount (of " + m.device + "); run 'famfs umount " +
+                      mpt + "' first (or 'famfs mount -R' to replay its log)");
+  }
+  return 1;
+}
+
 int run_mount(const MountOpts& given) {
   const char* prog = "famfs mount";
   MountOpts o = given;
@@ -168,6 +183,10 @@ int run_mount(const MountOpts& given) {
       return 1;
     }
   }
+
+  // A mount that is already there is never touched (issue 8 defect 1): refuse before starting
+  // a daemon, so no clean-up of a failed start can reach it.
+  if (auto m = famfs_mount_at(mpt)) return refuse_existing_mount(*m, mpt);
 
   std::vector<std::string> opts;
   if (!o.uuid_file.empty()) opts.push_back("system_uuid_file=" + o.uuid_file);
