@@ -40,6 +40,9 @@ std::vector<fm::FileItem> creat_items(const CreatOpts& o, uint64_t seed) {
     fm::FileItem it;
     it.arg = o.file;
     it.size = o.size.empty() ? 0 : parse_size_arg(o.size, "-s/--size");
+    if (!o.size.empty() && it.size == 0)
+      throw Error(EINVAL, "-s " + o.size + " asks for size 0 for " + quote(o.file) +
+                              ": famfs files cannot be empty; give a size (e.g. -s 4m)");
     it.seed = o.randomize ? seed : 0;
     items.push_back(std::move(it));
     return items;

@@ -128,8 +128,17 @@ MountState mount_state(const MountInfo& m) {
   int err = 0;
   auto raw = get_xattr(m.mpt, FAMFS_XATTR_STATUS, &err);
   if (!raw) {
-    s.error = "the famfs daemon of " + m.mpt + " gave no status (user.famfs.status: " +
-              errno_text(err) + "); is it running famfs-fused from this release?";
+    std::string options; // of the mount, for who may use it
+    for (const auto& e : dax::famfs_mounts())
+      if (e.mountpoint == m.mpt) options = e.options;
+    if (auto why = fuse_access_denied(m.mpt, options, err))
+      s.error = *why;
+    else if (err == ENOTCONN)
+      s.error = "the famfs daemon of " + m.mpt + " is not running; run 'famfs umount " + m.mpt +
+                "', then mount again";
+    else
+      s.error = "the famfs daemon of " + m.mpt + " gave no status (user.famfs.status: " +
+                errno_text(err) + "); is it running famfs-fused from this release?";
     return s;
   }
   Json j = Json::parse(*raw, nullptr, false);
