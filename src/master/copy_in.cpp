@@ -239,8 +239,8 @@ void reserve_for_copy(Writer& w, uint64_t nnew) {
   try {
     w.reserve(nnew);
   } catch (const Error& e) {
-    throw Error(ENOMEM, "log full: this copy needs " + std::to_string(nnew) +
-                            " log entries but only " + std::to_string(w.free_slots()) + " of " +
+    throw Error(ENOMEM, "log full: this copy needs " + count_of(nnew, "log entry", "log entries") +
+                            " but only " + std::to_string(w.free_slots()) + " of " +
                             std::to_string(w.geometry().slots()) +
                             " are free; nothing was copied (the famfs log cannot be compacted: "
                             "make a new file system with a larger log, mkfs.famfs -l)");

@@ -78,8 +78,9 @@ void reserve_for_files(Writer& w, uint64_t nnew) {
     w.reserve(nnew);
   } catch (const Error& e) {
     throw Error(ENOMEM, "log full: " + std::to_string(nnew) + " new " +
-                            (nnew == 1 ? "file needs" : "files need") + " " + std::to_string(nnew) +
-                            " log entries but only " + std::to_string(w.free_slots()) + " of " +
+                            (nnew == 1 ? "file needs" : "files need") + " " +
+                            count_of(nnew, "log entry", "log entries") + " but only " +
+                            std::to_string(w.free_slots()) + " of " +
                             std::to_string(w.geometry().slots()) +
                             " are free; nothing was created (the famfs log cannot be compacted: "
                             "make a new file system with a larger log, mkfs.famfs -l)");
@@ -194,7 +195,7 @@ uint64_t make_dirs(Writer& w, const NewPath& np, const std::string& arg, bool pa
     w.reserve(create.size());
   } catch (const Error& e) {
     throw Error(e.err(), "log full: creating " + quote(arg) + " needs " +
-                             std::to_string(create.size()) + " log entries but only " +
+                             count_of(create.size(), "log entry", "log entries") + " but only " +
                              std::to_string(w.free_slots()) + " are free; nothing was created");
   }
   for (const auto& rel : create) {

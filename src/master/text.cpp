@@ -6,6 +6,10 @@
 
 namespace famfs::master {
 
+std::string count_of(uint64_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
 std::string human_bytes(uint64_t bytes) {
   constexpr std::array<const char*, 6> kUnits = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   constexpr double kStep = 1024.0;

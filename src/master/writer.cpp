@@ -58,7 +58,7 @@ omf::Superblock check_may_write(const MountInfo& m, const WriterOptions& o) {
     throw Error(EPERM, role_refusal(m, sb, o.what, id, id_path));
   if (m.read_only)
     throw Error(EROFS, "the famfs at " + m.mpt + " is mounted read-only, so this host will not " +
-                           o.what + " through it; remount it without -r to add files");
+                           o.what + " through it; remount it without --read-only (-o ro) to add files");
   return sb;
 }
 

@@ -1,7 +1,7 @@
 // On-media format of famfs OMF 2.2 (superblock version 48), byte for byte.
 //
 // These structs reproduce upstream's C structs on x86_64 so that a device written by either
-// implementation is readable by the other (spec ../shared/spec/famfs-omf.md, Part B §1-§4).
+// implementation is readable by the other (docs/format.md; the project's format contract, Part B §1-§4).
 // They are never accessed in place: shared memory may change under us (another host), so code
 // copies a struct out of the device span (snapshot), validates the copy, and only then uses it.
 #pragma once
