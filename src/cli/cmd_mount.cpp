@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/master_common.hpp"
 #include "cli/app_common.hpp"
 #include "cli/commands.hpp"
 #include "cli/shadow.hpp"
@@ -114,17 +115,11 @@ struct MountOpts {
 // -o lists: ro and rw set read-only (the last one wins, as mount(8)); every option also goes
 // to famfs-fused, which knows the rest and refuses unknown ones by name.
 void apply_read_only(const std::vector<std::string>& lists, bool& read_only) {
-  for (const std::string& list : lists) {
-    size_t pos = 0;
-    while (pos <= list.size()) {
-      size_t comma = list.find(',', pos);
-      if (comma == std::string::npos) comma = list.size();
-      const std::string opt = list.substr(pos, comma - pos);
+  for (const std::string& list : lists)
+    for (const std::string& opt : cli::master::split_commas(list)) {
       if (opt == "ro") read_only = true;
       else if (opt == "rw") read_only = false;
-      pos = comma + 1;
     }
-  }
 }
 
 // `mpt` is a famfs mount already: say what it is and what to do (a dead one is left for
