@@ -28,6 +28,8 @@ struct StatusFigures {
   bool direct_io = false, direct_io_allow_mmap = false;
   uint32_t kernel_proto_minor = 0;
   uint64_t invalidations_unsent = 0, lookup_refs = 0, inodes_known_to_kernel = 0;
+  std::string transport;          // "uring" or "dev": how requests reach the daemon
+  uint64_t uring_requests = 0;    // requests served through the ring
 };
 
 std::string status_json(const StatusFigures& f);

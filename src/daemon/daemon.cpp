@@ -287,6 +287,7 @@ int Daemon::run() {
   fuse_loop_cfg_set_idle_threads(cfg, opt_.idle_threads >= 0 ? unsigned(opt_.idle_threads)
                                                                : opt_.threads);
   int rc = fuse_session_loop_mt(se_, cfg);
+  stop_ring();
   notify_.stopping();
   fuse_loop_cfg_destroy(cfg);
   stop_ = true;

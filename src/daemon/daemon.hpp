@@ -5,6 +5,7 @@
 //   ops.cpp           the FUSE operations (one member function per operation)
 //   ops_table.cpp     their trampolines and the fuse_lowlevel_ops table
 //   negotiate.cpp     INIT and the wire-level negotiation (custom I/O on /dev/fuse, wire.hpp)
+//   transport.cpp     the FUSE-over-io_uring transport's place in the session (uring.hpp)
 //   follow.cpp        following the log: the poller, refresh, invalidations, free space
 //   control.cpp       the status and logplay reports (control.hpp)
 //   lookup_counts.cpp, invalidations.cpp: the containers those use
@@ -30,6 +31,7 @@
 #include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
 #include "daemon/notify.hpp"
+#include "daemon/uring.hpp"
 #include "dax/mapping.hpp"
 #include "meta/geometry.hpp"
 #include "meta/namespace.hpp"
@@ -58,6 +60,7 @@ struct Options {
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
   std::vector<std::string> kernel_options; // noexec, noatime, ... (daemon/mount_options.hpp)
+  Transport transport = Transport::Dev; // -o transport= (default $FAMFS_TRANSPORT, else dev)
 };
 
 // Parse argv as documented in docs/daemon.md. Returns nullopt after printing an error
@@ -116,6 +119,13 @@ class Daemon {
   // its reply.
   ssize_t io_read(int fd, void* buf, size_t len);
   ssize_t io_writev(int fd, struct iovec* iov, int count);
+
+  // ---- FUSE-over-io_uring (transport.cpp, uring.hpp): set up before the INIT reply asks for
+  // it (true: ask), started once that reply was written, stopped when the loop ends.
+  bool prepare_ring(uint32_t init_flags, uint32_t max_write, uint16_t max_pages);
+  void start_ring();
+  void stop_ring();
+  std::string transport_in_use() const; // "uring" or "dev", for the status
 
  private:
   // ---- daemon.cpp
@@ -203,6 +213,8 @@ class Daemon {
   bool kernel_offers_allow_mmap_ = false;
   std::atomic<uint64_t> init_unique_{0};
   std::atomic<bool> allow_mmap_negotiated_{false};
+  bool kernel_offers_uring_ = false;     // INIT offered FUSE_OVER_IO_URING
+  std::unique_ptr<UringTransport> uring_; // set while INIT is answered, before any ring request
 };
 
 } // namespace famfs::daemon

@@ -43,6 +43,8 @@ constexpr const char* kUsage =
     "                            SIGUSR1/SIGUSR2: one step more/less verbose\n"
     "  -o threads=N              maximum worker threads (default " DEFAULT(FAMFS_DEFAULT_THREADS) ")\n"
     "  -o nodirect               serve file data through the page cache, not direct I/O\n"
+    "  -o transport=dev|uring|auto  requests through /dev/fuse (default), FUSE-over-io_uring,\n"
+    "                            or the ring when the kernel offers it (also $FAMFS_TRANSPORT)\n"
     "  -o ready_fd=N             (internal) write one byte to fd N when the mount is ready\n"
     "  -o noexec,nosuid,nodev,noatime,sync,...  generic mount options, for the kernel mount\n"
     "  -o sloppy                 ignore unknown options (mount -s) instead of refusing them\n"
@@ -110,6 +112,10 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err, bool& o_sloppy
     if (!parse_uint(v, n) || n > FAMFS_MAX_THREADS)
       return err = "idle_threads must be 0.." + std::to_string(FAMFS_MAX_THREADS), false;
     o.idle_threads = int(n);
+  } else if (k == "transport") {
+    const auto t = parse_transport(v);
+    if (!t) return err = "transport must be dev, uring or auto", false;
+    o.transport = *t;
   } else if (k == "nodirect") {
     o.direct_io = false;
   } else if (k == "debug") {
@@ -151,6 +157,11 @@ std::optional<Options> parse_args(int argc, char** argv, int* exit_code) {
     std::fprintf(stderr, "famfs-fused: %s\n%s", m.c_str(), kUsage);
     return std::nullopt;
   };
+  if (const char* t = std::getenv(kTransportEnv); t && *t) {
+    const auto tr = parse_transport(t);
+    if (!tr) return fail(std::string(kTransportEnv) + "=" + t + ": must be dev, uring or auto");
+    o.transport = *tr;
+  }
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "-f") {

@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/uring_wire.hpp"
 #include "daemon/wire.hpp"
 
 namespace famfs::daemon {
@@ -57,12 +58,14 @@ ssize_t Daemon::io_read(int fd, void* buf, size_t len) {
   kernel_offers_allow_mmap_ = in.minor >= wire::kMinorDirectIoAllowMmap &&
                               (in.flags & wire::kInitExt) &&
                               (in.flags2 & wire::kFlags2DirectIoAllowMmap);
+  kernel_offers_uring_ = (in.flags & wire::kInitExt) && (in.flags2 & wire::kFlags2OverIoUring);
   init_unique_ = h.unique;
   errno = e;
   return r;
 }
 
 ssize_t Daemon::io_writev(int fd, struct iovec* iov, int count) {
+  if (ssize_t n; UringTransport::capture_reply(iov, count, &n)) return n; // a ring request's
   const uint64_t iu = init_unique_.load();
   if (!iu || count < 1 || iov[0].iov_len < sizeof(wire::OutHeader))
     return ::writev(fd, iov, count);
@@ -84,14 +87,19 @@ ssize_t Daemon::io_writev(int fd, struct iovec* iov, int count) {
   }
   ssize_t r;
   if (fits) {
-    if (oh.error == 0 && use_direct_io_ &&
-        total >= sizeof(wire::OutHeader) + sizeof(wire::InitOut)) {
+    if (oh.error == 0 && total >= sizeof(wire::OutHeader) + sizeof(wire::InitOut)) {
       wire::InitOut io;
       std::memcpy(&io, buf + sizeof oh, sizeof io);
-      io.flags |= wire::kInitExt;
-      io.flags2 |= wire::kFlags2DirectIoAllowMmap;
+      if (use_direct_io_) {
+        io.flags |= wire::kInitExt;
+        io.flags2 |= wire::kFlags2DirectIoAllowMmap;
+        allow_mmap_negotiated_ = true;
+      }
+      if (prepare_ring(io.flags, io.max_write, io.max_pages)) {
+        io.flags |= wire::kInitExt;
+        io.flags2 |= wire::kFlags2OverIoUring;
+      }
       std::memcpy(buf + sizeof oh, &io, sizeof io);
-      allow_mmap_negotiated_ = true;
     }
     r = ::write(fd, buf, total);
   } else {
@@ -101,7 +109,10 @@ ssize_t Daemon::io_writev(int fd, struct iovec* iov, int count) {
   if (oh.error == 0 && r >= 0) {
     if (!use_direct_io_ || !allow_mmap_negotiated_) use_direct_io_ = false;
     initialized_ = true;
+    start_ring();
     mount_ready();
+  } else {
+    uring_.reset(); // INIT failed: no ring requests will come
   }
   errno = e;
   return r;

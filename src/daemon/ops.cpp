@@ -350,6 +350,8 @@ std::string Daemon::status_report() {
   const LookupCounts::Totals t = lookups_->totals();
   f.lookup_refs = t.refs;
   f.inodes_known_to_kernel = t.known;
+  f.transport = transport_in_use();
+  f.uring_requests = uring_ ? uring_->requests() : 0;
   return status_json(f);
 }
 

@@ -10,6 +10,9 @@ Environment
   FAMFS_CLI_BUILD_DIR  build directory of the famfs and mkfs.famfs binaries (default
                     FAMFS_BUILD_DIR); scripts/test.sh points it at the ASan+UBSan build, and
                     then any sanitizer report on a command's stderr fails the command
+  FAMFS_TEST_EXPECT_TRANSPORT  uring|dev: every successful Host.mount checks that its daemon
+                    serves through that transport (user.famfs.status "transport"); set by
+                    run_uring.py together with FAMFS_TRANSPORT (the daemons' default)
 
 Paths
   BUILD_DIR, SOURCE_DIR
@@ -210,7 +213,18 @@ class Host:
         if check and p.returncode != 0:
             raise CommandFailed(p.returncode, ["famfs", "mount", image, mpt], p.stdout,
                                 p.stderr + "\n--- daemon log ---\n" + self.daemon_log(mpt))
+        if p.returncode == 0:
+            self._check_transport(mpt)
         return mpt if p.returncode == 0 else p
+
+    def _check_transport(self, mpt):
+        want = os.environ.get("FAMFS_TEST_EXPECT_TRANSPORT")
+        if not want or self.env.get("FAMFS_TRANSPORT") != os.environ.get("FAMFS_TRANSPORT"):
+            return   # not asked, or this host's daemons were given another transport
+        got = status(mpt).get("transport")
+        if got != want:
+            raise AssertionError("mount %s serves through %r, expected %r\n--- daemon log ---\n%s"
+                                 % (mpt, got, want, self.daemon_log(mpt)))
 
     def umount(self, mpt, check=True):
         pids = daemon_pids(mpt)
