@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -196,9 +197,11 @@ UringTransport::UringTransport(struct fuse_session* se, int fuse_fd, size_t payl
 UringTransport::~UringTransport() { stop(); }
 
 void UringTransport::start() {
-  // The queue threads must not take the termination signals meant for the main thread.
+  // The queue threads must not take the termination signals meant for the main thread (as
+  // libfuse's workers). SIGBUS stays open: the device guard handles it on any thread.
   sigset_t set, old;
-  sigfillset(&set);
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
   pthread_sigmask(SIG_BLOCK, &set, &old);
   for (auto& q : queues_) {
     Queue* qp = q.get();
