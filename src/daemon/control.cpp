@@ -48,6 +48,7 @@ std::string status_json(const StatusFigures& f) {
   j["invalidations_unsent"] = f.invalidations_unsent;
   j["lookup_refs"] = f.lookup_refs; // kernel references (lookups - forgets)
   j["inodes_known_to_kernel"] = f.inodes_known_to_kernel;
+  j["negative_entries"] = f.negative_entries;
   return dump(j);
 }
 

@@ -28,6 +28,7 @@ struct StatusFigures {
   bool direct_io = false, direct_io_allow_mmap = false;
   uint32_t kernel_proto_minor = 0;
   uint64_t invalidations_unsent = 0, lookup_refs = 0, inodes_known_to_kernel = 0;
+  uint64_t negative_entries = 0; // absent names the kernel may be caching (NegativeNames)
 };
 
 std::string status_json(const StatusFigures& f);
