@@ -50,6 +50,7 @@ std::string status_json(const StatusFigures& f) {
   j["inodes_known_to_kernel"] = f.inodes_known_to_kernel;
   j["transport"] = f.transport;
   j["uring_requests"] = f.uring_requests;
+  j["negative_entries"] = f.negative_entries;
   return dump(j);
 }
 

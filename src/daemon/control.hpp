@@ -30,6 +30,7 @@ struct StatusFigures {
   uint64_t invalidations_unsent = 0, lookup_refs = 0, inodes_known_to_kernel = 0;
   std::string transport;          // "uring" or "dev": how requests reach the daemon
   uint64_t uring_requests = 0;    // requests served through the ring
+  uint64_t negative_entries = 0; // absent names the kernel may be caching (NegativeNames)
 };
 
 std::string status_json(const StatusFigures& f);

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "daemon/control.hpp"
@@ -67,6 +68,9 @@ struct Options {
 // (or help, with *exit_code 0).
 std::optional<Options> parse_args(int argc, char** argv, int* exit_code);
 
+// Negative entries remembered for invalidation at most (NegativeNames; ~100 bytes each).
+inline constexpr std::size_t kMaxNegativeNames = 16384;
+
 // Largest read or write request (max_read / max_write), also the st_blksize served.
 inline constexpr uint64_t kMaxIo = uint64_t{1} << 20;
 
@@ -107,6 +111,8 @@ class Daemon {
   void op_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info* fi);
   void op_write(fuse_req_t req, const char* buf, size_t size, off_t off,
                 struct fuse_file_info* fi);
+  void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi);
+  void op_flush(fuse_req_t req, struct fuse_file_info* fi);
   void op_fsync(fuse_req_t req, struct fuse_file_info* fi);
   void op_statfs(fuse_req_t req);
   void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
@@ -119,6 +125,10 @@ class Daemon {
   // its reply.
   ssize_t io_read(int fd, void* buf, size_t len);
   ssize_t io_writev(int fd, struct iovec* iov, int count);
+  // The OPEN reply this thread sends next carries FOPEN_PARALLEL_DIRECT_WRITES (protocol
+  // 7.36; libfuse 3.14 cannot set it): io_writev adds it.
+  void add_parallel_direct_writes();
+  ssize_t write_open_reply(int fd, struct iovec* iov, int count, uint32_t add);
 
   // ---- FUSE-over-io_uring (transport.cpp, uring.hpp): set up before the INIT reply asks for
   // it (true: ask), started once that reply was written, stopped when the loop ends.
@@ -146,7 +156,8 @@ class Daemon {
   Refresh refresh(bool forced);
   void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
   void note_damage(const ReplayReport& r);
-  void recheck_applied();
+  void recheck_applied(int64_t rounds);
+  int64_t poll_interval_ms(int64_t now, int64_t current) const;
   void check_device();                           // poller: did the device shrink?
   bool log_gone() const { return live_size_.load() < geo_.data_start(); }
   std::optional<ReplayIssue> current_damage();   // replay damage, else a changed entry
@@ -157,6 +168,7 @@ class Daemon {
 
   // ---- ops.cpp
   bool fill_stat(Ino ino, struct stat* st) const; // caller holds table_mu_ (shared)
+  bool negative_cacheable(Ino parent, const char* name); // caller holds table_mu_ (shared)
   void flush_dirty(OpenFile& of);
   std::optional<std::string> xattr_value(std::string_view name) const;
   std::string status_report();
@@ -192,6 +204,7 @@ class Daemon {
   std::atomic<uint64_t> capacity_{0}, free_{0}, allocated_{0}, collisions_{0};
   std::atomic<int64_t> last_replay_ms_{0}, replay_lag_ms_{-1};
   int64_t last_quiet_poll_ms_ = 0;       // under replay_mu_
+  std::atomic<int64_t> last_change_ms_{0}; // mono_ms of the last replay that applied entries
   bool warned_shrink_ = false;           // under replay_mu_
   std::atomic<uint64_t> skipped_total_{0};
   std::mutex status_mu_;                 // damage_, changed_, logged_damage_index_
@@ -201,6 +214,10 @@ class Daemon {
   LogplayReports logplay_;
 
   InvalidationQueue inval_;
+  NegativeNames negatives_{kMaxNegativeNames};
+  // Directories changed by a replay since the mount: their mtime/ctime (ns since the epoch;
+  // the others show the mount time). Guarded by table_mu_.
+  std::unordered_map<Ino, int64_t> dir_changed_ns_;
   std::condition_variable wake_;
   std::mutex wake_mu_;
   std::atomic<bool> stop_{false};

@@ -25,9 +25,6 @@ namespace famfs::daemon {
 
 namespace {
 
-// A replay creating more than this many objects invalidates their parents' attributes only,
-// not each new name (the kernel keeps no negative entries for us anyway).
-constexpr std::size_t kMaxNamedInvalidations = 256;
 // A replay creating fewer objects than this is logged at info level (bulk loads are not).
 constexpr std::size_t kQuietReplayCreates = 64;
 // The poller's scheduling priority (best effort: below 0 needs CAP_SYS_NICE).
@@ -35,8 +32,15 @@ constexpr int kPollerNice = -10;
 // Page-cache mode: read-ahead of the mount's bdi, in KiB (the request size).
 constexpr unsigned kReadaheadKb = kMaxIo >> 10;
 constexpr std::size_t kBdiPathMax = 96; // "/sys/class/bdi/MAJ:MIN/read_ahead_kb"
-// Applied entries re-read per poll to notice one rewritten in shared memory (at the default
-// 5 ms poll: 1,600 entries a second, 100,000 entries in about a minute; ~1 us each).
+// The poller's housekeeping period (ms): device size, applied entries re-read, systemd.
+constexpr int64_t kHousekeepingMs = 5;
+// Adaptive polling: every refresh_ms for kFastWindowMs after the log last changed, then the
+// interval doubles at each quiet poll up to kIdlePollMs (or refresh_ms, if longer). A wake-up
+// costs ~5-60 us of CPU here (more on a busy host), whatever it then reads.
+constexpr int64_t kFastWindowMs = 2000;
+constexpr int64_t kIdlePollMs = 10;
+// Applied entries re-read per housekeeping round to notice one rewritten in shared memory
+// (1,600 entries a second, 100,000 entries in about a minute; ~1 us each).
 constexpr uint64_t kRecheckPerPoll = 8;
 
 } // namespace
@@ -100,7 +104,10 @@ Daemon::Refresh Daemon::refresh(bool forced) {
   out.ran = true;
   last_replay_ms_ = unix_ms();
   const ReplayReport& r = out.report;
-  if (!r.created.empty() || r.to > r.from) replay_lag_ms_ = mono_ms() - since;
+  if (!r.created.empty() || r.to > r.from) {
+    replay_lag_ms_ = mono_ms() - since;
+    last_change_ms_ = mono_ms();
+  }
   if (r.to > r.from) update_space(); // skipped entries claim space too
   for (const auto& s : r.skipped) spdlog::warn("log entry {} skipped: {}", s.index, s.what);
   skipped_total_ += r.skipped.size();
@@ -114,6 +121,9 @@ Daemon::Refresh Daemon::refresh(bool forced) {
   return out;
 }
 
+// What the kernel may have cached about the new objects: their parents' attributes and
+// listings, and a negative entry for each new name a lookup was told did not exist
+// (NegativeNames). Every way a name enters the table after the mount goes through here.
 void Daemon::note_created(const ReplayReport& r) {
   if (r.created.empty()) return;
   std::vector<InvalidationQueue::Entry> entries;
@@ -124,10 +134,18 @@ void Daemon::note_created(const ReplayReport& r) {
     lookups_->ensure(ino);
     if (!master_ && !n->is_dir) n->mode &= ~0222u; // clients: read-only until chmod
     parents.push_back(n->parent);
-    if (r.created.size() <= kMaxNamedInvalidations) entries.emplace_back(n->parent, n->name);
+    if (negatives_.take(n->parent, n->name)) entries.emplace_back(n->parent, n->name);
   }
   std::sort(parents.begin(), parents.end());
   parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+  if (initialized_) {
+    // A listing cached while this replay ran is refused at the next opendir by its mtime.
+    const int64_t now = unix_ns();
+    for (Ino p : parents) {
+      int64_t& t = dir_changed_ns_[p];
+      t = std::max(now, t + 1);
+    }
+  }
   inval_.push(std::move(parents), std::move(entries));
 }
 
@@ -150,13 +168,14 @@ void Daemon::note_damage(const ReplayReport& r) {
   }
 }
 
-// A few applied entries per poll, compared with what was applied (issue 8 defect 12).
-void Daemon::recheck_applied() {
+// A few applied entries per housekeeping round (`rounds` of them since the last call),
+// compared with what was applied (issue 8 defect 12).
+void Daemon::recheck_applied(int64_t rounds) {
   std::optional<ReplayIssue> changed;
   {
     std::lock_guard rl(replay_mu_);
     if (log_gone()) return;
-    changed = replayer_->recheck_applied(kRecheckPerPoll);
+    changed = replayer_->recheck_applied(kRecheckPerPoll * uint64_t(rounds));
   }
   std::lock_guard sl(status_mu_);
   if (changed && (!changed_ || changed_->index != changed->index))
@@ -181,11 +200,24 @@ void Daemon::update_space() {
   collisions_ = space.stats().collisions;
 }
 
+// The poll interval after a poll at `now`: refresh_ms while the log changed recently, then
+// backing off (adaptive polling; docs/daemon.md "Following the log").
+int64_t Daemon::poll_interval_ms(int64_t now, int64_t current) const {
+  const int64_t fast = opt_.refresh_ms;
+  if (now - last_change_ms_.load() < kFastWindowMs) return fast;
+  return std::min(std::max<int64_t>(current * 2, fast), std::max(fast, kIdlePollMs));
+}
+
+// Each poll looks at one cache line, the header's next_index (refresh); the rest of the
+// poller's work (device size, re-reading applied entries, systemd) is housekeeping done every
+// kHousekeepingMs, so a fast poll stays cheap.
 void Daemon::poller_main() {
-  // Wake-ups are rare and short; on a busy host a higher priority keeps visibility latency
-  // close to the poll interval.
+  // Wake-ups are frequent and short; on a busy host a higher priority keeps visibility
+  // latency close to the poll interval.
   (void)::setpriority(PRIO_PROCESS, pid_t(::gettid()), kPollerNice);
   bool tuned = false;
+  int64_t next_housekeeping = 0;
+  int64_t interval = opt_.refresh_ms;
   auto send = [&] {
     if (inval_.pending()) inval_.send(initialized_ ? se_ : nullptr);
   };
@@ -196,20 +228,26 @@ void Daemon::poller_main() {
     }
     {
       std::unique_lock lk(wake_mu_);
-      wake_.wait_for(lk, std::chrono::milliseconds(opt_.refresh_ms),
+      wake_.wait_for(lk, std::chrono::milliseconds(interval),
                      [&] { return stop_.load() || inval_.pending(); });
     }
     if (stop_) break;
     send();
+    const int64_t now = mono_ms();
+    const bool housekeeping = now >= next_housekeeping;
     try {
-      check_device();
+      if (housekeeping) check_device();
       refresh(false);
-      recheck_applied();
+      if (housekeeping) recheck_applied(std::max<int64_t>(1, interval / kHousekeepingMs));
     } catch (const std::exception& e) {
       spdlog::error("log refresh failed: {}", e.what());
     }
     send();
-    if (notify_.enabled()) notify_.poll(service_state());
+    if (housekeeping) {
+      next_housekeeping = now + kHousekeepingMs;
+      if (notify_.enabled()) notify_.poll(service_state());
+    }
+    interval = poll_interval_ms(mono_ms(), interval);
   }
 }
 

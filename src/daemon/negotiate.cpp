@@ -1,6 +1,7 @@
-// INIT and the wire-level negotiation. libfuse 3.14 cannot express FUSE_DIRECT_IO_ALLOW_MMAP,
-// so the daemon reads /dev/fuse itself (fuse_session_custom_io): io_read notes what the
-// kernel's INIT offers, io_writev amends the INIT reply. Layouts: wire.hpp.
+// INIT and the wire-level negotiation. libfuse 3.14 cannot express FUSE_DIRECT_IO_ALLOW_MMAP
+// or FOPEN_PARALLEL_DIRECT_WRITES, so the daemon reads /dev/fuse itself
+// (fuse_session_custom_io): io_read notes what the kernel's INIT offers, io_writev amends the
+// INIT reply and the OPEN replies a handler asked for. Layouts: wire.hpp.
 #include "daemon/daemon.hpp"
 
 #include <sys/uio.h>
@@ -24,7 +25,16 @@ constexpr std::size_t kInitReplyMax = 512;
 // Coarsest timestamps the kernel may assume (ns): famfs stores none.
 constexpr uint32_t kTimeGranularityNs = 1000000000;
 
+// Open flags to add to the next reply this thread writes (an OPEN reply: each libfuse worker
+// answers the request it read, from its own thread, before reading the next).
+thread_local uint32_t t_open_flags_to_add = 0;
+
 } // namespace
+
+void Daemon::add_parallel_direct_writes() {
+  if (kernel_minor_ >= wire::kMinorParallelDirectWrites)
+    t_open_flags_to_add = wire::kOpenParallelDirectWrites;
+}
 
 void Daemon::op_init(struct fuse_conn_info* conn) {
   kernel_minor_ = conn->proto_minor;
@@ -33,6 +43,8 @@ void Daemon::op_init(struct fuse_conn_info* conn) {
                   FUSE_CAP_WRITEBACK_CACHE);
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // A cached listing is checked against the directory's mtime at each opendir (ops.cpp).
+  if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   conn->max_write = kMaxIo;
   conn->max_readahead = std::min<unsigned>(conn->max_readahead, kMaxIo);
   conn->time_gran = kTimeGranularityNs;
@@ -65,6 +77,10 @@ ssize_t Daemon::io_read(int fd, void* buf, size_t len) {
 }
 
 ssize_t Daemon::io_writev(int fd, struct iovec* iov, int count) {
+  if (const uint32_t add = t_open_flags_to_add) {
+    t_open_flags_to_add = 0;
+    return write_open_reply(fd, iov, count, add);
+  }
   if (ssize_t n; UringTransport::capture_reply(iov, count, &n)) return n; // a ring request's
   const uint64_t iu = init_unique_.load();
   if (!iu || count < 1 || iov[0].iov_len < sizeof(wire::OutHeader))
@@ -116,6 +132,26 @@ ssize_t Daemon::io_writev(int fd, struct iovec* iov, int count) {
   }
   errno = e;
   return r;
+}
+
+// An OPEN reply (header, fuse_open_out) with `add` ORed into its open flags; any other
+// reply (an error) goes out as it is.
+ssize_t Daemon::write_open_reply(int fd, struct iovec* iov, int count, uint32_t add) {
+  // A ring request's reply is committed to its entry; any other goes to /dev/fuse.
+  auto send = [fd](struct iovec* v, int n) -> ssize_t {
+    if (ssize_t w; UringTransport::capture_reply(v, n, &w)) return w;
+    return ::writev(fd, v, n);
+  };
+  wire::OutHeader oh;
+  wire::OpenOut out;
+  if (count != 2 || iov[0].iov_len != sizeof oh || iov[1].iov_len != sizeof out)
+    return send(iov, count);
+  std::memcpy(&oh, iov[0].iov_base, sizeof oh);
+  if (oh.error != 0) return send(iov, count);
+  std::memcpy(&out, iov[1].iov_base, sizeof out);
+  out.open_flags |= add;
+  struct iovec v[2] = {iov[0], {&out, sizeof out}};
+  return send(v, 2);
 }
 
 } // namespace famfs::daemon

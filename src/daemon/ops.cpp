@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -31,6 +32,9 @@ constexpr uint64_t kStatBlock = 512;      // st_blocks unit
 constexpr uint64_t kGeneration = 1;       // inode numbers are never reused
 constexpr uint32_t kPermBits = 07777;
 constexpr uint32_t kWriteBits = 0222;
+constexpr int64_t kNsPerSec = 1000000000;
+// How long a forced replay waits for the poller to send its invalidations.
+constexpr std::chrono::milliseconds kLogplayInvalWait{500};
 
 constexpr const char* kXattrCommon[] = {FAMFS_XATTR_DEVICE, FAMFS_XATTR_ROLE,
                                         FAMFS_XATTR_SYSTEM_UUID, FAMFS_XATTR_FS_UUID};
@@ -62,6 +66,12 @@ bool Daemon::fill_stat(Ino ino, struct stat* st) const {
   st->st_blksize = kMaxIo;
   st->st_blocks = n->is_dir ? 0 : blkcnt_t(n->fmap.capacity() / kStatBlock);
   st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = mount_time_;
+  if (n->is_dir && !dir_changed_ns_.empty()) {
+    if (auto it = dir_changed_ns_.find(ino); it != dir_changed_ns_.end()) {
+      st->st_mtim.tv_sec = st->st_ctim.tv_sec = time_t(it->second / kNsPerSec);
+      st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = long(it->second % kNsPerSec);
+    }
+  }
   return true;
 }
 
@@ -73,15 +83,28 @@ void Daemon::op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     if (!p) return (void)fuse_reply_err(req, ENOENT);
     if (!p->is_dir) return (void)fuse_reply_err(req, ENOTDIR);
     auto ino = ns_->lookup(parent, name);
-    // No negative entries: the kernel asks again next time, so a new file shows at once.
-    if (!ino) return (void)fuse_reply_err(req, ENOENT);
-    fill_stat(*ino, &e.attr);
-    e.ino = *ino;
-    lookups_->add(*ino, 1);
+    if (!ino && !negative_cacheable(parent, name)) return (void)fuse_reply_err(req, ENOENT);
+    if (ino) {
+      fill_stat(*ino, &e.attr);
+      e.ino = *ino;
+      lookups_->add(*ino, 1);
+    }
   }
+  // A negative entry (ino 0) is kept by the kernel for the entry timeout: a replay that adds
+  // the name invalidates it (note_created, then the poller).
   e.generation = kGeneration;
   e.attr_timeout = e.entry_timeout = opt_.timeout;
   fuse_reply_entry(req, &e);
+}
+
+// May the kernel keep "`name` does not exist in `parent`"? Caller holds table_mu_ shared
+// (NegativeNames' rule). A name no log entry can hold is always cacheable, and remembered by
+// no one; others only while NegativeNames has room, so a replay can find and invalidate them.
+bool Daemon::negative_cacheable(Ino parent, const char* name) {
+  if (opt_.timeout <= 0) return false;
+  const std::string_view n(name);
+  if (n.size() > omf::kRelpathMax) return true;
+  return negatives_.record(parent, n);
 }
 
 void Daemon::op_forget(fuse_ino_t ino, uint64_t nlookup) { lookups_->sub(ino, nlookup); }
@@ -119,6 +142,23 @@ void Daemon::op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
   }
   // Timestamps are not stored (the log has none): accepted and ignored.
   fuse_reply_attr(req, &st, opt_.timeout);
+}
+
+// Listings are cached by the kernel (FOPEN_CACHE_DIR, kept across opens): a replay that
+// changes a directory queues it, and the poller invalidates its pages (invalidations.hpp).
+// A cached listing that raced with that invalidation is still dropped at the next opendir:
+// the directory's mtime moved (dir_changed_ns_), which the kernel compares (auto_inval_data).
+void Daemon::op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  {
+    std::shared_lock tl(table_mu_);
+    const Inode* d = ns_->get(ino);
+    if (!d) return (void)fuse_reply_err(req, ENOENT);
+    if (!d->is_dir) return (void)fuse_reply_err(req, ENOTDIR);
+  }
+  const bool cache = opt_.timeout > 0; // -c never: nothing cached
+  fi->cache_readdir = cache ? 1 : 0;
+  fi->keep_cache = cache ? 1 : 0;
+  fuse_reply_open(req, fi);
 }
 
 void Daemon::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
@@ -216,7 +256,9 @@ void Daemon::op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) 
   fi->fh = reinterpret_cast<uint64_t>(of.release());
   fi->direct_io = use_direct_io_ ? 1 : 0;
   fi->keep_cache = 0; // no page cache survives across opens (another host may have written)
-  fi->noflush = wr ? 0 : 1;
+  fi->noflush = wr ? 0 : 1; // read-only opens have nothing to flush: no FLUSH at close
+  // Writes of one file run in parallel (op_write takes no lock; no write extends a file).
+  if (wr && use_direct_io_) add_parallel_direct_writes();
   if (fuse_reply_open(req, fi) == -ENOENT) { // interrupted: nobody will release it
     delete reinterpret_cast<OpenFile*>(fi->fh);
   }
@@ -241,6 +283,16 @@ void Daemon::op_release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
     if (of->writable) flush_dirty(*of);
     delete of;
   }
+  fuse_reply_err(req, 0);
+}
+
+// FLUSH comes at every close(2) of a writable open (read-only opens carry FOPEN_NOFLUSH).
+// Its reply is what close(2) waits for, while RELEASE comes later and asynchronously: so
+// the written range leaves the CPU caches here, and a program that closed the file knows
+// another host can read it (memory without coherence between hosts).
+void Daemon::op_flush(fuse_req_t req, struct fuse_file_info* fi) {
+  auto* of = reinterpret_cast<OpenFile*>(fi->fh);
+  if (of && of->writable) flush_dirty(*of);
   fuse_reply_err(req, 0);
 }
 
@@ -352,12 +404,18 @@ std::string Daemon::status_report() {
   f.inodes_known_to_kernel = t.known;
   f.transport = transport_in_use();
   f.uring_requests = uring_ ? uring_->requests() : 0;
+  f.negative_entries = negatives_.size();
   return status_json(f);
 }
 
 std::string Daemon::logplay_report(size_t caller_size) {
   std::unique_lock lk = logplay_.lock();
   const Refresh rf = refresh(true);
+  // The caller (a master command) expects its new names visible when this returns: wait for
+  // the poller to send this replay's invalidations (negative entries). Bounded, so a kernel
+  // that holds them back can never hold a worker for good.
+  if (!inval_.wait_sent(inval_.last_ticket(), kLogplayInvalWait))
+    spdlog::debug("logplay: invalidations not sent within {} ms", kLogplayInvalWait.count());
   logplay_.add(rf.report, mono_ms());
   std::string v = logplay_.text(entries_used(), current_damage());
   logplay_.answered(caller_size, v.size(), mono_ms());

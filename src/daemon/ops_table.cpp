@@ -62,6 +62,14 @@ void ll_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
   self(req)->op_write(req, buf, size, off, fi);
 }
 
+void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  self(req)->op_opendir(req, ino, fi);
+}
+
+void ll_flush(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
+  self(req)->op_flush(req, fi);
+}
+
 void ll_fsync(fuse_req_t req, fuse_ino_t, int, struct fuse_file_info* fi) {
   self(req)->op_fsync(req, fi);
 }
@@ -146,6 +154,8 @@ struct fuse_lowlevel_ops operation_table() {
   ops.release = ll_release;
   ops.read = ll_read;
   ops.write = ll_write;
+  ops.opendir = ll_opendir;
+  ops.flush = ll_flush;
   ops.fsync = ll_fsync;
   ops.statfs = ll_statfs;
   ops.getxattr = ll_getxattr;

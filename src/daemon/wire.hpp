@@ -1,6 +1,7 @@
 // The few FUSE wire structures famfs-fused looks at itself (libfuse 3.14 ships no
 // fuse_kernel.h). Layouts follow the kernel's include/uapi/linux/fuse.h, protocol 7.36+.
-// Used only to negotiate FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot express.
+// Used only for what libfuse 3.14 cannot express: FUSE_DIRECT_IO_ALLOW_MMAP in the INIT reply
+// and FOPEN_PARALLEL_DIRECT_WRITES in OPEN replies.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,8 @@ inline constexpr uint32_t kInitExt = 1u << 30;          // FUSE_INIT_EXT: flags2
 inline constexpr uint32_t kFlags2DirectIoAllowMmap = 1u << 4; // bit 36: FUSE_DIRECT_IO_ALLOW_MMAP
 inline constexpr uint32_t kMinorDirectIoAllowMmap = 39;  // protocol minor that introduced it
 inline constexpr std::size_t kInitInMinSize = 16;        // fuse_init_in before 7.36
+inline constexpr uint32_t kOpenParallelDirectWrites = 1u << 6; // FOPEN_PARALLEL_DIRECT_WRITES
+inline constexpr uint32_t kMinorParallelDirectWrites = 36; // protocol minor that introduced it
 
 struct InHeader {          // struct fuse_in_header
   uint32_t len;
@@ -56,7 +59,15 @@ struct InitOut {           // struct fuse_init_out (7.36+)
   uint32_t unused[7];
 };
 
+struct OpenOut {           // struct fuse_open_out
+  uint64_t fh;
+  uint32_t open_flags;
+  int32_t backing_id;      // 7.40 (padding before)
+};
+
 static_assert(sizeof(InHeader) == 40);
+static_assert(sizeof(OpenOut) == 16);
+static_assert(offsetof(OpenOut, open_flags) == 8);
 static_assert(sizeof(OutHeader) == 16);
 static_assert(sizeof(InitIn) == 64);
 static_assert(offsetof(InitIn, flags2) == kInitInMinSize);

@@ -3,7 +3,7 @@
 #ifndef FAMFS_PROTO_DAEMON_DEFAULTS_H
 #define FAMFS_PROTO_DAEMON_DEFAULTS_H
 
-#define FAMFS_DEFAULT_REFRESH_MS 5      /* -o refresh_ms: log poll interval */
+#define FAMFS_DEFAULT_REFRESH_MS 1      /* -o refresh_ms: log poll interval */
 #define FAMFS_MAX_REFRESH_MS 60000
 #define FAMFS_DEFAULT_TIMEOUT_S 3600    /* -o timeout: entry/attr cache timeout */
 #define FAMFS_DEFAULT_THREADS 4         /* -o threads: maximum worker threads */

@@ -182,7 +182,7 @@ def test_xattrs(master):
               "damage_reason", "skipped_entries", "collisions", "read_only"):
         assert k in st, k
     assert st["role"] == "master" and st["fs_uuid"] == fs_uuid and st["entries_used"] == 2
-    assert st["entries_total"] == 15420 and st["refresh_ms"] == 5
+    assert st["entries_total"] == 15420 and st["refresh_ms"] == 1
     with pytest.raises(OSError) as e:
         os.getxattr(f, "user.famfs.status")
     assert e.value.errno == errno.ENODATA

@@ -25,9 +25,9 @@ TEST_CASE("status report: every documented key, nulls where nothing is known", "
         "last_replay_unix_ms", "replay_lag_ms", "refresh_ms", "damaged", "damage_index",
         "damage_reason", "skipped_entries", "collisions", "read_only", "pid", "direct_io",
         "direct_io_allow_mmap", "kernel_proto_minor", "invalidations_unsent", "lookup_refs",
-        "inodes_known_to_kernel", "transport", "uring_requests"})
+        "inodes_known_to_kernel", "transport", "uring_requests", "negative_entries"})
     CHECK(j.contains(k));
-  CHECK(j.size() == 30);
+  CHECK(j.size() == 31);
   CHECK(j["capacity_bytes"] == 1ull << 40);
   CHECK(j["replay_lag_ms"].is_null());
   CHECK(j["damaged"] == false);
