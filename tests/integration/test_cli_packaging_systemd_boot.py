@@ -16,8 +16,8 @@ back with systemctl and journalctl:
 - the journal has the daemon's lines with priorities: a damaged log is an error
   (`journalctl -p err`);
 - stop: the unit goes inactive with result success, the mount is gone.
-Cache: $FAMFS_SYSTEMD_ROOT (default /var/tmp/famfs-systemd/root), made on first use (a few
-9-14 minutes on the busy 2-core test machine: debootstrap downloads about 60 MB and
+Cache: $FAMFS_SYSTEMD_ROOT (default /var/tmp/famfs-systemd/root), made on first use
+(9-14 minutes on the busy 2-core test machine: debootstrap downloads about 60 MB and
 unpacks them); later runs boot it in 2-3 s, and the test takes about 20 s.
 """
 
