@@ -136,9 +136,7 @@ int run_fsck_command(const FsckOptions& o) {
   // object on stdout so that scripts always have something to parse.
   auto fail = [&o](int rc, const std::string& device, const std::string& why) {
     print_error(kProg, why);
-    if (o.json)
-      std::printf("%s\n", JsonObject().add("device", device).add("error", why).add("exit_code", rc)
-                              .str().c_str());
+    if (o.json) std::printf("%s\n", fsck_error_json(device, why, rc).c_str());
     return rc;
   };
 

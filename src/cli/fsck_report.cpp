@@ -4,13 +4,12 @@
 #include <cstring>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/util.hpp"
 #include "dax/cache.hpp"
 #include "meta/bitmap.hpp"
 #include "meta/log.hpp"
 #include "meta/omf.hpp"
+#include "proto/json_text.hpp"
 
 namespace famfs::cli {
 
@@ -239,7 +238,7 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
 
 std::string fsck_json(const FsckReport& r, const std::string& device,
                       const std::optional<Uuid>& host) {
-  using Json = nlohmann::ordered_json;
+  using proto::Json;
   const bool sb_ok = sb_usable(r.sb_status);
   const bool lg_ok = log_ok(r);
   const bool sb_known = sb_ok || r.sb_status == SbStatus::WrongVersion;
@@ -279,7 +278,16 @@ std::string fsck_json(const FsckReport& r, const std::string& device,
   j["skipped"] = std::move(skipped);
   j["problems"] = r.problems;
   j["exit_code"] = fsck_exit_code(r);
-  return j.dump();
+  return proto::json_text(j);
+}
+
+std::string fsck_error_json(const std::string& device, const std::string& error, int exit_code) {
+  proto::Json j;
+  j["device"] = device;
+  j["clean"] = false;
+  j["error"] = error;
+  j["exit_code"] = exit_code;
+  return proto::json_text(j);
 }
 
 int fsck_exit_code(const FsckReport& r) {

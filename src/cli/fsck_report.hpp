@@ -32,6 +32,10 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
 std::string fsck_json(const FsckReport& r, const std::string& device,
                       const std::optional<Uuid>& host);
 
+// The JSON object of a check that cannot run (no trailing newline): the keys it shares with
+// fsck_json (device, clean = false, exit_code) mean the same, plus `error`, the message.
+std::string fsck_error_json(const std::string& device, const std::string& error, int exit_code);
+
 // Upstream's meaning: the number of collisions (capped at 127) when there are any; 1 when
 // anything else is wrong; 0 only when clean.
 int fsck_exit_code(const FsckReport& r);

@@ -33,17 +33,16 @@
 #include "meta/log.hpp"
 #include "meta/superblock.hpp"
 #include "proto/fmap_text.hpp"
+#include "proto/json_text.hpp"
 #include "proto/unique_fd.hpp"
 #include "proto/xattr.h"
-
-#include <nlohmann/json.hpp>
 
 namespace famfs::cli::master {
 
 namespace {
 
 using XFmap = famfs::proto::FmapText;
-using Json = nlohmann::ordered_json;
+using proto::Json;
 namespace fm = famfs::master;
 
 std::optional<XFmap> parse_xfmap(const std::string& text, std::string* why) {
@@ -208,7 +207,7 @@ int run_getmap(const GetmapOpts& o) {
     if (rc && !first_rc) first_rc = rc;
     if (rc && !o.cont) break;
   }
-  if (json) std::printf("%s\n", arr.dump(2).c_str());
+  if (json) std::printf("%s\n", proto::json_text(arr, 2).c_str());
   return first_rc;
 }
 

@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/master_common.hpp"
 #include "cli/master_ops.hpp"
 #include "cli/util.hpp"
@@ -20,12 +18,14 @@
 #include "master/reports.hpp"
 #include "meta/error.hpp"
 #include "meta/superblock.hpp"
+#include "proto/json_text.hpp"
 #include "proto/xattr.h"
 
 namespace famfs::cli::master {
 
 namespace fm = famfs::master;
-using Json = nlohmann::ordered_json;
+using proto::Json;
+using proto::json_text;
 
 namespace {
 
@@ -210,7 +210,7 @@ std::vector<DeviceState> unmounted_devices(const std::vector<MountState>& mounts
 
 // The text report of a mount that has a status.
 void print_mount(const MountState& s) {
-  auto r = fm::JsonReport::parse(s.status->dump());
+  auto r = fm::JsonReport::parse(json_text(*s.status));
   auto it = s.status->find("master_system_uuid");
   bool known = it != s.status->end() && it->is_string();
   print_status(*r, s.m, known ? it->get<std::string>() : std::string());
@@ -315,7 +315,7 @@ void print_prometheus(const std::vector<MountState>& mounts) {
     std::string labels = "mountpoint=\"" + label_value(m.m.mpt) + "\",device=\"" +
                          label_value(m.status ? m.status->value("device", m.m.device) : m.m.device) + "\"";
     std::optional<fm::JsonReport> r;
-    if (m.status) r = fm::JsonReport::parse(m.status->dump());
+    if (m.status) r = fm::JsonReport::parse(json_text(*m.status));
     rows.emplace_back(labels, std::move(r));
   }
   std::printf("# HELP famfs_up 1 when the mount's daemon answered with its status, else 0.\n"
@@ -353,7 +353,7 @@ int status_all(const StatusOpts& o, const std::string& prog) {
     Json arr = Json::array();
     for (const auto& m : mounts) arr.push_back(mount_json(m));
     for (const auto& d : devices) arr.push_back(device_json(d));
-    std::printf("%s\n", arr.dump(2).c_str());
+    std::printf("%s\n", json_text(arr, 2).c_str());
     return rc;
   }
   if (mounts.empty() && devices.empty())
@@ -383,7 +383,7 @@ int run_status(const StatusOpts& o) {
     MountState s = mount_state(fm::mount_of_existing(o.path));
     if (!s.status) throw Error(EIO, s.error);
     if (o.prometheus) print_prometheus({s});
-    else if (o.json) std::printf("%s\n", s.status->dump().c_str());
+    else if (o.json) std::printf("%s\n", json_text(*s.status).c_str());
     else print_mount(s);
     return 0;
   } catch (const Error& e) {

@@ -1,5 +1,5 @@
 // Helpers shared by the famfs CLI commands and mkfs.famfs: argument parsing (sizes, modes),
-// consistent error/warning output, and a small JSON writer (no JSON library in our deps).
+// consistent error/warning output. (JSON: nlohmann-json, written by proto/json_text.hpp.)
 #pragma once
 
 #include <cstdint>
@@ -33,37 +33,5 @@ std::optional<std::string> fuse_access_denied(std::string_view mpt, std::string_
 
 // 4294967296 -> "4.00 GiB" (master/text.hpp).
 using famfs::master::human_bytes;
-
-// Escape for a JSON string body (quotes, backslash, control characters as \u00XX; bytes
-// >= 0x80 pass through, so valid UTF-8 stays valid).
-std::string json_escape(std::string_view s);
-
-// Builds one flat-or-nested JSON object in insertion order:
-//   JsonObject j; j.add("files", 5).add("role", "master"); puts(j.str().c_str());
-class JsonObject {
- public:
-  JsonObject& add(std::string_view key, std::string_view value);
-  JsonObject& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
-  JsonObject& add(std::string_view key, const std::string& value) { return add(key, std::string_view(value)); }
-  JsonObject& add(std::string_view key, uint64_t value);
-  JsonObject& add(std::string_view key, int64_t value);
-  JsonObject& add(std::string_view key, int value) { return add(key, int64_t(value)); }
-  JsonObject& add(std::string_view key, unsigned value) { return add(key, uint64_t(value)); }
-  JsonObject& add(std::string_view key, long long value) { return add(key, int64_t(value)); }
-  JsonObject& add(std::string_view key, unsigned long long value) { return add(key, uint64_t(value)); }
-  JsonObject& add(std::string_view key, bool value);
-  JsonObject& add_null(std::string_view key);
-  // `json` must already be valid JSON (a nested object or array).
-  JsonObject& add_raw(std::string_view key, std::string_view json);
-  template <typename T>
-  JsonObject& add(std::string_view key, const std::optional<T>& v) {
-    return v ? add(key, *v) : add_null(key);
-  }
-  std::string str() const { return "{" + body_ + "}"; }
-
- private:
-  void key(std::string_view k);
-  std::string body_;
-};
 
 } // namespace famfs::cli

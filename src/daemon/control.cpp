@@ -1,18 +1,17 @@
 // The status and logplay reports (control.hpp), through nlohmann-json.
 //
-// ordered_json keeps the keys in the documented order. Strings may hold bytes of hostile log
-// entries: invalid UTF-8 is replaced (U+FFFD), never a reason to fail the report.
+// Keys in the documented order; strings may hold bytes of hostile log entries: invalid UTF-8
+// is replaced (U+FFFD), never a reason to fail the report (proto/json_text.hpp).
 #include "daemon/control.hpp"
 
-#include <nlohmann/json.hpp>
+#include "proto/json_text.hpp"
 
 namespace famfs::daemon {
 
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+using proto::Json;
+using proto::json_text;
 
 Json or_null(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
 
@@ -45,13 +44,16 @@ std::string status_json(const StatusFigures& f) {
   j["direct_io"] = f.direct_io;
   j["direct_io_allow_mmap"] = f.direct_io_allow_mmap;
   j["kernel_proto_minor"] = f.kernel_proto_minor;
-  j["invalidations_unsent"] = f.invalidations_unsent;
-  j["lookup_refs"] = f.lookup_refs; // kernel references (lookups - forgets)
-  j["inodes_known_to_kernel"] = f.inodes_known_to_kernel;
-  j["transport"] = f.transport;
-  j["uring_requests"] = f.uring_requests;
-  j["negative_entries"] = f.negative_entries;
-  return dump(j);
+  j["transport"] = f.transport; // "uring" or "dev": how requests reach the daemon
+  // The daemon's internal counters, for tests and diagnosis: not part of the stable report.
+  Json debug;
+  debug["invalidations_unsent"] = f.invalidations_unsent;
+  debug["lookup_refs"] = f.lookup_refs; // kernel references (lookups - forgets)
+  debug["inodes_known_to_kernel"] = f.inodes_known_to_kernel;
+  debug["negative_entries"] = f.negative_entries;
+  debug["uring_requests"] = f.uring_requests;
+  j["debug"] = std::move(debug);
+  return json_text(j);
 }
 
 void LogplayReports::add(const ReplayReport& fresh, int64_t now_ms) {
@@ -84,7 +86,7 @@ std::string LogplayReports::text(uint64_t entries, const std::optional<ReplayIss
     j["damage_reason"] = acc_.damage->what;
   else if (damage)
     j["damage_reason"] = damage->what;
-  return dump(j);
+  return json_text(j);
 }
 
 void LogplayReports::answered(std::size_t caller_size, std::size_t report_size, int64_t now_ms) {

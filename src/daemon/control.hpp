@@ -1,6 +1,6 @@
 // The daemon's control surface: the reports behind user.famfs.status and user.famfs.logplay
-// (docs/design.md lists their keys; the CLI and the tests read them), written through
-// nlohmann-json. No FUSE and no daemon state here: the daemon hands in the figures.
+// (famfs-fused(8) and docs/design.md list their keys; the CLI and the tests read them),
+// written through nlohmann-json. No FUSE and no daemon state here: the daemon hands in the figures.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +27,7 @@ struct StatusFigures {
   long pid = 0;
   bool direct_io = false, direct_io_allow_mmap = false;
   uint32_t kernel_proto_minor = 0;
+  // Internal counters, reported under "debug" (for tests and diagnosis, not a stable interface).
   uint64_t invalidations_unsent = 0, lookup_refs = 0, inodes_known_to_kernel = 0;
   std::string transport;          // "uring" or "dev": how requests reach the daemon
   uint64_t uring_requests = 0;    // requests served through the ring

@@ -60,6 +60,9 @@ Helpers
   wait_for(pred, timeout=5.0, interval=0.005) -> bool
   getxattr(path, name) -> str        os.getxattr decoded
   status(mpt) -> dict                JSON of user.famfs.status on the mount root
+  debug_counters(mpt) -> dict        the daemon's internal counters of that status
+                                     (invalidations_unsent, lookup_refs,
+                                     inodes_known_to_kernel): read them only through this
   logplay(mpt) -> dict               JSON of user.famfs.logplay (forces a replay)
   pattern(seed, size) -> bytes       the randomised contents of spec B§8.5
   sha256_file(path) -> hex
@@ -334,6 +337,12 @@ def getxattr(path, name):
 
 def status(mpt):
     return json.loads(getxattr(mpt, "user.famfs.status"))
+
+
+def debug_counters(mpt):
+    """The daemon's internal counters (not a stable interface: the one place that knows
+    where the status report keeps them)."""
+    return status(mpt)["debug"]
 
 
 def logplay(mpt):

@@ -5,6 +5,7 @@ Damaged and cross-linked logs are forged from Python following spec B§3."""
 import json
 import os
 import re
+import subprocess
 import uuid as uuidlib
 
 import pytest
@@ -276,6 +277,32 @@ def test_fsck_bad_targets(master_host, tmp_path):
     assert p.returncode == 1 and "too small" in p.stderr
     p = master_host.famfs("fsck", check=False)
     assert p.returncode != 0
+
+
+def _run_bytes(host, *argv):
+    """A command whose arguments and output may hold bytes that are not UTF-8."""
+    return subprocess.run([fh.famfs_bin()] + list(argv), env=host.env, capture_output=True,
+                          timeout=120)
+
+
+def test_fsck_json_of_a_path_that_is_not_utf8(fresh, master_host, tmp_path):
+    """The JSON is written by nlohmann-json: bytes that are not UTF-8 (a device path is any
+    bytes) are replaced by U+FFFD, never an exception instead of the report."""
+    odd = os.path.join(os.fsencode(str(tmp_path)), b"img-\xff\xfe.img")
+    os.symlink(os.fsencode(fresh), odd)
+    p = _run_bytes(master_host, "fsck", "--json", odd)
+    assert p.returncode == 0, p.stderr
+    j = json.loads(p.stdout.decode("utf-8"))
+    assert j["clean"] is True and j["exit_code"] == 0
+    assert j["device"] == str(tmp_path) + "/img-\ufffd\ufffd.img"
+    # A check that cannot run: the same keys with the same meaning, plus the error.
+    p = _run_bytes(master_host, "fsck", "--json", odd + b".missing")
+    assert p.returncode == 1
+    j = json.loads(p.stdout.decode("utf-8"))
+    assert list(j) == ["device", "clean", "error", "exit_code"]
+    assert j["clean"] is False and j["exit_code"] == 1
+    assert j["device"].endswith("img-\ufffd\ufffd.img.missing")
+    assert "no such device or file" in j["error"]
 
 
 def test_fsck_upstream_fixture(fixture_upstream):

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 
 import famfs_harness as fh
 from test_cli_master_util import getmap_extents, next_index, read
@@ -66,6 +67,13 @@ def test_getmap_json_several_files(master):
     assert arr[1]["exit_code"] == 0
     p = master.famfs("getmap", "--json", nope, a, check=False)
     assert p.returncode == 9 and len(json.loads(p.stdout)) == 1
+    # A name that is not UTF-8 is still reported (its bad bytes as U+FFFD).
+    odd = os.fsencode(m) + b"/nope-\xff"
+    p = subprocess.run([fh.famfs_bin(), "getmap", "--json", odd], env=master.env,
+                       capture_output=True, timeout=60)
+    assert p.returncode == 9, p.stderr
+    arr = json.loads(p.stdout.decode("utf-8"))
+    assert arr[0]["file"] == m + "/nope-\ufffd" and arr[0]["exit_code"] == 9
 
 
 def test_getmap_exit_codes(master):

@@ -1,6 +1,6 @@
 """Packaging: the Debian source package (debian/) builds famfs, libfamfs1 and libfamfs-dev.
 
-`dpkg-buildpackage -b -us -uc` runs once per test session on a copy of the source tree
+`dpkg-buildpackage -b -us -uc` runs once per test session (conftest.py) on a copy of the source tree
 (DEB_BUILD_OPTIONS=nocheck: the unit tests run in meson test; the build itself compiles what
 is installed, a few minutes on 2 cores), then the packages are checked: control fields,
 contents, paths, lintian (--pedantic, nothing may be reported), and an install into a clean
@@ -9,7 +9,6 @@ runs (mkfs, mount by famfs mount and by mount(8) through the helper, create, ver
 unmount), followed by a purge that must leave nothing of the packages behind.
 """
 
-import glob
 import os
 import re
 import shutil
@@ -18,44 +17,12 @@ import tempfile
 
 import pytest
 
-import famfs_harness as fh
-
-PACKAGES = ("famfs", "libfamfs1", "libfamfs-dev")
-
-
-def _source_files():
-    """The files of the source tree as git knows them (tracked and new, not ignored)."""
-    r = subprocess.run(["git", "-C", fh.SOURCE_DIR, "ls-files", "-co", "--exclude-standard",
-                        "-z"], capture_output=True, check=True)
-    return [f for f in r.stdout.decode().split("\0")
-            if f and os.path.isfile(os.path.join(fh.SOURCE_DIR, f))]
-
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    for tool in ("dpkg-buildpackage", "dh", "lintian", "fakeroot"):
-        assert shutil.which(tool), "%s is needed (scripts/deps.sh --test)" % tool
-    out = tmp_path_factory.mktemp("deb")
-    src = out / "famfs-src"
-    for f in _source_files():
-        dst = src / f
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(os.path.join(fh.SOURCE_DIR, f), dst)
-    env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2", LC_ALL="C.UTF-8")
-    r = subprocess.run(["dpkg-buildpackage", "-b", "-us", "-uc"], cwd=src, env=env,
-                       capture_output=True, text=True, timeout=3600)
-    (out / "build.log").write_text(r.stdout + r.stderr)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
-    debs = {}
-    for path in glob.glob(str(out / "*.deb")):
-        name = os.path.basename(path).split("_")[0]
-        tree = out / ("tree-" + name)
-        subprocess.run(["dpkg-deb", "-x", path, str(tree)], check=True)
-        debs[name] = {"path": path, "tree": str(tree)}
-    assert set(PACKAGES) <= set(debs), debs
-    changes = glob.glob(str(out / "*.changes"))
-    assert len(changes) == 1, changes
-    return {"debs": debs, "changes": changes[0], "dir": out}
+def built(debs_built):
+    """The packages, built once per test session (conftest.py: test_cli_packaging_systemd.py
+    installs the same ones under a booted systemd)."""
+    return debs_built
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ section of its subcommand) and be offered by the bash completion: this catches d
 flag is added, renamed or removed. The pages must also render with no groff or man warnings.
 """
 
+import json
 import os
 import re
 import shutil
@@ -193,6 +194,49 @@ def test_fused_page_has_every_flag_and_option():
         if not word_in(name, text):
             missing.append("-o " + name)
     assert not missing, "famfs-fused(8) lacks: " + ", ".join(missing)
+
+
+def _documented_keys(xattr):
+    """The keys famfs-fused(8) lists for the report of `xattr` (its schema), in order: every
+    bold word at the start of a line of that paragraph; and its quoted sub-keys."""
+    src = open(os.path.join(MAN_DIR, "famfs-fused.8")).read()
+    para = src.split(".B %s\n" % xattr, 1)[1].split("\n.TP\n", 1)[0].split("\n.SH ", 1)[0]
+    keys = [m.group(1).replace("\\", "") for m in
+            re.finditer(r"^\.BR? ([a-z_\\]+)", para, re.M)]
+    return keys, re.findall(r"\\\(dq([a-z_]+)\\\(dq", para)
+
+
+def test_reports_match_the_documented_schema(master):
+    """The daemon's status and logplay reports have exactly the keys famfs-fused(8)
+    documents, in order."""
+    keys, quoted = _documented_keys("user.famfs.status")
+    j = fh.status(master.mpt)
+    assert list(j) == keys
+    assert list(j["debug"]) == [k for k in quoted if k not in ("master", "client")]
+    assert j["role"] == "master" and isinstance(j["entries_total"], int)
+    keys, quoted = _documented_keys("user.famfs.logplay")
+    j = fh.logplay(master.mpt)
+    assert list(j) == [k for k in keys if k != "damage_reason"]   # only when damaged
+    assert j["damaged"] is False and j["skipped"] == []
+    assert quoted == ["index", "what"]
+
+
+def test_fsck_json_matches_the_documented_schema(image, tmp_path):
+    """famfs fsck --json has exactly the keys famfs(8) lists, in order; a check that cannot
+    run has the keys of its documented object."""
+    src = open(os.path.join(MAN_DIR, "famfs.8")).read()
+    para = src.split(".SS famfs fsck\n", 1)[1].split(".B \\-\\-json\n", 1)[1]
+    para = para.split("\n.TP\n", 1)[0]
+    report, cannot = para.split("A check that cannot run", 1)
+    keys = [m.group(1).replace("\\", "") for m in
+            re.finditer(r"^\.BR? ([a-z_\\]+)", report, re.M)]
+    failed = re.findall(r"\\\(dq([a-z_]+)\\\(dq:", cannot)
+    host = fh.Host("schema")
+    host.mkfs(image)
+    j = json.loads(host.famfs("fsck", "--json", image).stdout)
+    assert list(j) == keys
+    p = host.famfs("fsck", "--json", str(tmp_path / "missing"), check=False)
+    assert p.returncode == 1 and list(json.loads(p.stdout)) == failed
 
 
 def test_mount_helper_page_matches_famfs_mount():

@@ -48,6 +48,7 @@ def test_unit_is_configured_with_absolute_paths():
     assert d[("Service", "Type")] == ["notify"]
     assert d[("Service", "NotifyAccess")] == ["main"]
     assert d[("Service", "WatchdogSec")] == ["30"]
+    assert d[("Service", "SyslogIdentifier")] == ["famfs-fused"]   # not "famfs-service"
     assert d[("Service", "EnvironmentFile")] == ["/etc/famfs/%i.conf"]
     assert d[("Service", "Restart")] == ["on-failure"]
     assert d[("Install", "WantedBy")] == ["multi-user.target"]

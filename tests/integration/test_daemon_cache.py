@@ -24,15 +24,15 @@ def test_negative_lookup_cached_then_bulk_created_visible(master, client):
     fh.append(master.image, "mkdir", "b")
     assert fh.wait_for(lambda: os.path.isdir(os.path.join(client.mpt, "b")), timeout=5)
     names = [os.path.join(client.mpt, "b", "f%d" % i) for i in range(300)]
-    before = fh.status(client.mpt)["negative_entries"]
+    before = fh.debug_counters(client.mpt)["negative_entries"]
     for p in names:
         assert not os.path.exists(p)
     # the daemon answered each with a cacheable negative entry, and remembers them
-    assert fh.status(client.mpt)["negative_entries"] == before + 300
+    assert fh.debug_counters(client.mpt)["negative_entries"] == before + 300
     fh.append(master.image, "bulk", "b", 300, "--size", 4096)
     # no command: the poller replays, then invalidates every cached negative entry by name
     assert fh.wait_for(lambda: all(os.path.exists(p) for p in names), timeout=5)
-    assert fh.status(client.mpt)["negative_entries"] == before
+    assert fh.debug_counters(client.mpt)["negative_entries"] == before
 
 
 def test_negative_lookup_cached_on_master_then_creat(master):
@@ -41,7 +41,7 @@ def test_negative_lookup_cached_on_master_then_creat(master):
     p = os.path.join(master.mpt, "later")
     for _ in range(3):
         assert not os.path.exists(p)
-    assert fh.status(master.mpt)["negative_entries"] >= 1
+    assert fh.debug_counters(master.mpt)["negative_entries"] >= 1
     master.famfs("creat", "-s", "4k", p)
     assert os.path.exists(p)          # no wait: the command waited for the invalidation
 
@@ -51,10 +51,10 @@ def test_negative_lookups_answered_by_the_kernel(image):
     h.mkfs(image)
     mpt = h.mount(image, None, "-d")
     p = os.path.join(mpt, "absent")
-    base = fh.status(mpt)["negative_entries"]
+    base = fh.debug_counters(mpt)["negative_entries"]
     for _ in range(20):
         assert not os.path.exists(p)
-    assert fh.status(mpt)["negative_entries"] == base + 1
+    assert fh.debug_counters(mpt)["negative_entries"] == base + 1
     # 20 stats, one LOOKUP (and the few famfs mount may make): not one each
     assert _requests(h, mpt, "LOOKUP") < 10
 
@@ -64,7 +64,7 @@ def test_no_negative_caching_with_cache_never(image):
     h.mkfs(image)
     mpt = h.mount(image, None, "-c", "never")
     assert not os.path.exists(os.path.join(mpt, "absent"))
-    assert fh.status(mpt)["negative_entries"] == 0
+    assert fh.debug_counters(mpt)["negative_entries"] == 0
 
 
 def test_listing_cached(image):

@@ -345,21 +345,21 @@ def _replay_settled(mpt):
     """Force a replay and wait until the daemon has sent the kernel the invalidations it
     queued for it: they drop dentries (so FORGETs follow) and would race with counting."""
     fh.logplay(mpt)
-    assert fh.wait_for(lambda: fh.status(mpt)["invalidations_unsent"] == 0, timeout=5)
+    assert fh.wait_for(lambda: fh.debug_counters(mpt)["invalidations_unsent"] == 0, timeout=5)
 
 
 def test_lookup_counts(master):
     fh.append(master.image, "bulk", "lc", 50)
     _replay_settled(master.mpt)
-    before = fh.status(master.mpt)["inodes_known_to_kernel"]
+    before = fh.debug_counters(master.mpt)["inodes_known_to_kernel"]
     for i in range(20):
         os.stat(os.path.join(master.mpt, "lc", "f%d" % i))
-    mid = fh.status(master.mpt)
+    mid = fh.debug_counters(master.mpt)
     assert mid["inodes_known_to_kernel"] == before + 1 + 20     # the directory and 20 files
     # readdirplus (or the lookups of stat) take a reference for every entry
     with os.scandir(os.path.join(master.mpt, "lc")) as it:
         assert len([e.stat() for e in it]) == 50
-    after = fh.status(master.mpt)
+    after = fh.debug_counters(master.mpt)
     assert after["inodes_known_to_kernel"] == before + 1 + 50
     assert after["lookup_refs"] >= after["inodes_known_to_kernel"]
 
@@ -371,11 +371,11 @@ def test_forget_after_reclaim(master):
     _replay_settled(master.mpt)
     d = os.path.join(master.mpt, "fg")
     inos = [os.stat(os.path.join(d, "f%d" % i)).st_ino for i in range(30)]
-    known = fh.status(master.mpt)["inodes_known_to_kernel"]
+    known = fh.debug_counters(master.mpt)["inodes_known_to_kernel"]
     assert known >= 31
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("2\n")
-    assert fh.wait_for(lambda: fh.status(master.mpt)["inodes_known_to_kernel"] < known - 25,
-                       timeout=5)
+    assert fh.wait_for(
+        lambda: fh.debug_counters(master.mpt)["inodes_known_to_kernel"] < known - 25, timeout=5)
     assert [os.stat(os.path.join(d, "f%d" % i)).st_ino for i in range(30)] == inos
-    assert fh.status(master.mpt)["inodes_known_to_kernel"] >= 31
+    assert fh.debug_counters(master.mpt)["inodes_known_to_kernel"] >= 31

@@ -69,9 +69,9 @@ def test_ring_serves_the_mount(image):
     st = fh.status(mpt)
     assert st["transport"] == "uring", h.daemon_log(mpt)
     assert "FUSE transport: io_uring" in h.daemon_log(mpt)
-    before = fh.status(mpt)["uring_requests"]
+    before = fh.debug_counters(mpt)["uring_requests"]
     _exercise(h, image, mpt, 21)
-    after = fh.status(mpt)["uring_requests"]
+    after = fh.debug_counters(mpt)["uring_requests"]
     assert after - before >= 20, (before, after)   # the requests above came through the ring
     h.umount(mpt)
     assert not fh.is_mounted(mpt)
@@ -83,11 +83,11 @@ def test_fallback_when_parameter_off(image):
     h.mkfs(image)
     mpt = _mount(h, image, "N", "-o", "transport=uring")
     st = fh.status(mpt)
-    assert st["transport"] == "dev" and st["uring_requests"] == 0
+    assert st["transport"] == "dev" and st["debug"]["uring_requests"] == 0
     log = h.daemon_log(mpt)
     assert "does not offer FUSE-over-io_uring" in log and "enable_uring is off" in log, log
     _exercise(h, image, mpt, 22)
-    assert fh.status(mpt)["uring_requests"] == 0
+    assert fh.debug_counters(mpt)["uring_requests"] == 0
     h.umount(mpt)
 
 

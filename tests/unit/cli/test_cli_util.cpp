@@ -41,23 +41,6 @@ TEST_CASE("parse_mode: octal permission bits only", "[util]") {
   }
 }
 
-TEST_CASE("json_escape and JsonObject produce valid JSON text", "[util]") {
-  CHECK(json_escape("plain") == "plain");
-  CHECK(json_escape("a\"b\\c") == "a\\\"b\\\\c");
-  CHECK(json_escape("\n\t\r\b\f") == "\\n\\t\\r\\b\\f");
-  CHECK(json_escape(std::string("\x01\x1f", 2)) == "\\u0001\\u001f");
-  CHECK(json_escape("caf\xc3\xa9") == "caf\xc3\xa9");
-
-  JsonObject j;
-  j.add("s", "x\"y").add("n", uint64_t(18446744073709551615ull)).add("i", -3).add("t", true);
-  j.add_null("z").add_raw("a", "[1, 2]");
-  std::optional<uint64_t> none, some = 7;
-  j.add("o1", none).add("o2", some);
-  CHECK(j.str() == "{\"s\": \"x\\\"y\", \"n\": 18446744073709551615, \"i\": -3, \"t\": true, "
-                   "\"z\": null, \"a\": [1, 2], \"o1\": null, \"o2\": 7}");
-  CHECK(JsonObject().str() == "{}");
-}
-
 TEST_CASE("human_bytes uses binary units with two decimals", "[util]") {
   CHECK(human_bytes(100) == "100 bytes");
   CHECK(human_bytes(2048) == "2.00 KiB");
