@@ -123,8 +123,8 @@ std::string same_fs_refusal(const std::string& device, const std::string& fs_uui
       !m.id ? m.device + ", a path that names no device now; the same file system UUID"
             : m.device + ", the same " + (m.id->char_device ? "device" : "image file") + " (" +
                   device_id_text(*m.id) + ")";
-  return device + " holds famfs file system " + fs_uuid + ", which this host already has " +
-         "mounted at " + mpt + " (role " + m.role + ", from " + how + "); a file system is " +
+  return device + " holds famfs file system " + fs_uuid + ", which is already mounted on " +
+         "this host at " + mpt + " (role " + m.role + ", from " + how + "); a file system is " +
          "mounted once per host (a second master would hand out the space the first one " +
          "hands out; a second client adds nothing): use " + mpt + " (mount --bind " + mpt +
          " gives it a second path), or run 'famfs umount " + mpt + "' first";

@@ -21,7 +21,7 @@ WT = "wt-trust"
 def refused(p, existing_mpt):
     assert not isinstance(p, str), "a second mount of one file system was made at " + p
     assert p.returncode != 0
-    assert "which this host already has mounted at " + existing_mpt in p.stderr, p.stderr
+    assert "which is already mounted on this host at " + existing_mpt in p.stderr, p.stderr
     assert "famfs umount " + existing_mpt in p.stderr, p.stderr
 
 
@@ -110,7 +110,7 @@ def test_famfs_fused_started_directly_refuses(master, aliases):
                             link, mpt], capture_output=True, text=True, timeout=60)
         assert p.returncode != 0
         assert not fh.is_mounted(mpt)
-        assert "which this host already has mounted at " + master.mpt in p.stderr, p.stderr
+        assert "which is already mounted on this host at " + master.mpt in p.stderr, p.stderr
     finally:
         fh.cleanup_mount(mpt)
     serving(master, master.mpt, fh.daemon_pids(master.mpt))
