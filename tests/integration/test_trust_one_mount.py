@@ -141,3 +141,17 @@ def test_a_dead_mount_does_not_block_and_is_named(master, aliases):
     assert master.mpt + " (famfs, of " in master.daemon_log(mpt)
     assert "does not answer" in master.daemon_log(mpt)
     fh.cleanup_mount(mpt)
+
+
+@pytest.mark.parametrize("how", ["hard link", "bind mount"])
+def test_mkfs_and_fsck_know_a_mounted_image_by_another_name(master, aliases, how):
+    """mkfs -f through another name of a mounted image would reformat it under its daemon;
+    fsck of it checks a device that is changing (upstream: EBUSY, fsck the mount point)."""
+    other = aliases(how)
+    p = master.mkfs(other, "-f", check=False)
+    assert p.returncode != 0
+    assert "is mounted at " + master.mpt in p.stderr, p.stderr
+    assert fh.status(master.mpt)["damaged"] is False
+    p = master.famfs("fsck", other, check=False)
+    assert p.returncode == 16, p.stdout + p.stderr
+    assert "is mounted at " + master.mpt in p.stderr
