@@ -94,6 +94,10 @@ SameFsResult find_same_fs_mount(const SameFsQuery& q) {
   for (MountEntry& m : famfs_mounts()) {
     const auto maker = mount_user_id(m.options);
     if (!maker || (*maker != 0 && *maker != q.caller)) continue;
+    // The fsname is the absolute path the daemon mapped: a mount of another device is never
+    // asked anything (a stuck daemon elsewhere must not stall this mount).
+    const auto fsname_id = device_id_of_path(m.device);
+    if (fsname_id && *fsname_id != q.id) continue;
     int err = 0;
     const auto host = mount_xattr(m.mountpoint, FAMFS_XATTR_SYSTEM_UUID, &err);
     if (!host) {
@@ -105,10 +109,9 @@ SameFsResult find_same_fs_mount(const SameFsQuery& q) {
     const auto fs = mount_xattr(m.mountpoint, FAMFS_XATTR_FS_UUID, &err);
     if (!fs || *fs != q.fs_uuid) continue;
     SameFsMount s;
-    s.device = mount_xattr(m.mountpoint, FAMFS_XATTR_DEVICE, &err).value_or(m.device);
+    s.device = m.device;
     s.role = mount_xattr(m.mountpoint, FAMFS_XATTR_ROLE, &err).value_or("?");
-    s.id = device_id_of_path(s.device);
-    if (s.id && *s.id != q.id) continue; // a copy with the same UUID: other memory
+    s.id = fsname_id;
     s.mount = std::move(m);
     r.found = std::move(s);
     return r;

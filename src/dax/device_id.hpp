@@ -34,9 +34,10 @@ std::optional<uint32_t> mount_user_id(std::string_view options);
 
 // The famfs mount on this host of one file system, if there is one. "This host" is the
 // identity (system uuid) the daemons report: simulated hosts with their own identity files
-// share a machine. A mount is of the same file system when the daemon's device (its
-// user.famfs.device path) is the same DeviceId and it serves the same fs UUID, or, when that
-// path names nothing any more (renamed, removed), when it serves the same fs UUID.
+// share a machine. A mount is of the same file system when the daemon's device (the absolute
+// path it mapped, its fsname) is the same DeviceId and it serves the same fs UUID, or, when that
+// path names nothing any more (renamed, removed), when it serves the same fs UUID. Only those
+// mounts are asked (getxattr): a stuck daemon of another device never stalls the check.
 // Mounts made by users other than root and `caller` are never asked (a user's daemon could
 // hang the question or lie); mounts whose daemon does not answer are listed in `ignored`.
 struct SameFsQuery {
