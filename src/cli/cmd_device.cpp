@@ -22,6 +22,7 @@
 #include "dax/identity.hpp"
 #include "dax/mapping.hpp"
 #include "dax/mounts.hpp"
+#include "master/paths.hpp"
 #include "meta/error.hpp"
 #include "meta/fsck.hpp"
 #include "meta/omf.hpp"
@@ -85,16 +86,31 @@ struct Target {
   std::string why;
 };
 
+// The device behind the famfs mount `m`, when the mount is one famfs commands trust (made by
+// root or the caller: another user's mount could name any device, issue 8 defect 3).
+Target mount_target(const dax::MountEntry& m) {
+  Target t;
+  t.mount = m;
+  try {
+    famfs::master::check_trusted_mount(m.mountpoint, m.options, ::geteuid());
+  } catch (const Error& e) {
+    t.device = m.device;
+    t.rc = kExitError;
+    t.why = e.what();
+    return t;
+  }
+  t.device = device_of_mount(m);
+  return t;
+}
+
 Target resolve_target(const FsckOptions& o) {
   Target t;
   struct stat st {};
   if (::stat(o.target.c_str(), &st) != 0) {
     const int err = errno;
     // A non-root user cannot even stat a mount made without allow_other: check its device.
-    if ((err == EACCES || err == EPERM) && (t.mount = mount_by_name(o.target))) {
-      t.device = device_of_mount(*t.mount);
-      return t;
-    }
+    if (err == EACCES || err == EPERM)
+      if (auto m = mount_by_name(o.target)) return mount_target(*m);
     // probe_device explains a missing /dev/daxX.Y (e.g. a device in system-ram mode).
     t.device = o.target;
     t.rc = kExitError;
@@ -107,12 +123,9 @@ Target resolve_target(const FsckOptions& o) {
     }
     return t;
   }
-  if ((t.mount = dax::famfs_mount_containing(o.target))) {
-    // A path inside a mounted famfs: check the device behind it (read-only, no lock: fsck is
-    // a reader, as upstream).
-    t.device = device_of_mount(*t.mount);
-    return t;
-  }
+  // A path inside a mounted famfs: check the device behind it (read-only, no lock: fsck is
+  // a reader, as upstream).
+  if (auto m = dax::famfs_mount_containing(o.target)) return mount_target(*m);
   t.device = o.target;
   if (S_ISDIR(st.st_mode)) {
     t.rc = kExitError;

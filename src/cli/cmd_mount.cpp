@@ -27,6 +27,7 @@
 #include "cli/util.hpp"
 #include "dax/cache.hpp"
 #include "dax/device.hpp"
+#include "dax/device_id.hpp"
 #include "dax/identity.hpp"
 #include "dax/mapping.hpp"
 #include "dax/mounts.hpp"
@@ -137,6 +138,53 @@ int refuse_existing_mount(const dax::MountEntry& m, const std::string& mpt) {
   return 1;
 }
 
+// The identity file the daemon will use: -o system_uuid_file= in the -o lists (they come after
+// --system-uuid-file on its command line, so the last one wins), else --system-uuid-file.
+std::string identity_file(const MountOpts& o) {
+  std::string path = o.uuid_file;
+  constexpr std::string_view key = "system_uuid_file=";
+  for (const std::string& list : o.options)
+    for (const std::string& opt : cli::master::split_commas(list))
+      if (opt.compare(0, key.size(), key) == 0) path = opt.substr(key.size());
+  return path;
+}
+
+// The fs UUID in the superblock of `dev`, or "" when there is no usable one (famfs-fused then
+// says what is wrong).
+std::string fs_uuid_of(const std::string& dev) {
+  try {
+    dax::Device d = dax::Device::open(dev, false);
+    if (d.info().size < sizeof(omf::Superblock)) return {};
+    dax::Mapping map = dax::Mapping::map(d, false);
+    const omf::Superblock sb = read_superblock(map.cbytes());
+    return sb_usable(check_superblock(sb)) ? uuid_to_string(sb.ts_uuid) : std::string();
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+// A file system is mounted once per host (issue 8 defect 2): the same image or device under
+// any other name (hard link, bind-mounted path, symlink, second device node) is refused
+// before a daemon starts, naming the mount that has it. famfs-fused checks the same at start.
+int refuse_same_fs_mount(const std::string& dev, const MountOpts& o) {
+  const auto id = dax::device_id_of_path(dev);
+  const std::string fs_uuid = id ? fs_uuid_of(dev) : std::string();
+  if (fs_uuid.empty()) return 0;
+  const auto host = dax::read_system_uuid(dax::system_uuid_path(identity_file(o)));
+  const dax::SameFsResult r = dax::find_same_fs_mount(
+      {*id, fs_uuid, host ? uuid_to_string(*host) : std::string(), ::getuid()});
+  if (!r.found) return 0;
+  print_error("famfs mount", dax::same_fs_refusal(dev, fs_uuid, *r.found));
+  return 1;
+}
+
+// Defect 9: a device others can read gives them every file's data, whatever the files' modes.
+void warn_device_exposure(const std::string& dev) {
+  struct stat st{};
+  if (::stat(dev.c_str(), &st) != 0) return;
+  if (auto w = device_exposure_warning(dev, st)) print_warning("famfs mount", *w);
+}
+
 int run_mount(const MountOpts& given) {
   const char* prog = "famfs mount";
   MountOpts o = given;
@@ -182,6 +230,8 @@ int run_mount(const MountOpts& given) {
   // A mount that is already there is never touched (issue 8 defect 1): refuse before starting
   // a daemon, so no clean-up of a failed start can reach it.
   if (auto m = famfs_mount_at(mpt)) return refuse_existing_mount(*m, mpt);
+  if (int rc = refuse_same_fs_mount(dev, o)) return rc;
+  warn_device_exposure(dev);
 
   std::vector<std::string> opts;
   if (!o.uuid_file.empty()) opts.push_back("system_uuid_file=" + o.uuid_file);

@@ -2,6 +2,7 @@
 // Part A §1). Exit codes as upstream: 0 success, 2 any mkfs failure, 1 a missing device
 // argument, a device that does not exist, or a caller who is not root.
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -130,6 +131,10 @@ int run(const Options& o) {
     return fail(e.what());
   }
   const CacheOps cache = dax::cpu_cache_ops();
+
+  // Defect 9 of issue 8: not an error (upstream makes images with truncate), but said.
+  if (struct stat st{}; ::fstat(dev->fd(), &st) == 0)
+    if (auto w = cli::device_exposure_warning(o.device, st)) cli::print_warning(kProg, *w);
 
   if (o.kill && o.force) {
     kill_superblock(map->bytes(), cache);

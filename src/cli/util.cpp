@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "dax/device_id.hpp"
+
 namespace famfs::cli {
 
 std::optional<uint64_t> parse_size(std::string_view s, std::string* why) {
@@ -84,17 +86,23 @@ bool has_option(std::string_view options, std::string_view name) {
 } // namespace
 
 std::optional<uint32_t> fuse_mount_user(std::string_view options) {
-  constexpr std::string_view key = "user_id=";
-  size_t pos = options.find(key);
-  if (pos == std::string_view::npos || (pos > 0 && options[pos - 1] != ',')) return std::nullopt;
-  uint64_t v = 0;
-  size_t i = pos + key.size();
-  if (i >= options.size() || options[i] < '0' || options[i] > '9') return std::nullopt;
-  for (; i < options.size() && options[i] >= '0' && options[i] <= '9'; ++i) {
-    v = v * 10 + uint64_t(options[i] - '0');
-    if (v > std::numeric_limits<uint32_t>::max()) return std::nullopt;
-  }
-  return uint32_t(v);
+  return dax::mount_user_id(options);
+}
+
+std::optional<std::string> device_exposure_warning(const std::string& path,
+                                                   const struct stat& st) {
+  const auto who = dax::device_exposure(st);
+  if (!who) return std::nullopt;
+  const bool owner = st.st_uid != 0;
+  const bool readable = (st.st_mode & (S_IRGRP | S_IROTH)) || (owner && (st.st_mode & S_IRUSR));
+  const bool writable = (st.st_mode & (S_IWGRP | S_IWOTH)) || (owner && (st.st_mode & S_IWUSR));
+  std::string what;
+  if (readable)
+    what = "they can read every file's data straight from it, whatever the files' modes say";
+  if (writable)
+    what += std::string(readable ? ", and" : "they can") + " change any file and the log";
+  return path + " is open to users other than root: " + *who + "; " + what + "; run 'chmod 600 " +
+         path + "'" + (owner ? " and 'chown root:root " + path + "'" : std::string());
 }
 
 std::optional<std::string> fuse_access_denied(std::string_view mpt, std::string_view options,

@@ -2,6 +2,8 @@
 // consistent error/warning output. (JSON: nlohmann-json, written by proto/json_text.hpp.)
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +26,11 @@ void print_warning(std::string_view prog, std::string_view message); // "<prog>:
 
 // The uid a FUSE mount records as its mounting user ("user_id=N" in its /proc/mounts options).
 std::optional<uint32_t> fuse_mount_user(std::string_view mount_options);
+
+// Issue 8 defect 9 (mkfs.famfs and famfs mount): when users other than root can read or write
+// the device `path` with status `st`, the warning that says who and what to do (chmod 600).
+std::optional<std::string> device_exposure_warning(const std::string& path,
+                                                   const struct stat& st);
 
 // Why the calling user cannot use the FUSE mount at `mpt` after an access failure `err`, when
 // the cause is a mount without allow_other (only root and the mounting user get in); nullopt

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,7 +25,6 @@
 #include "meta/log.hpp"
 #include "meta/numeric.hpp"
 #include "proto/fmap_text.hpp"
-#include "proto/xattr.h"
 
 namespace famfs::daemon {
 
@@ -36,8 +34,6 @@ namespace {
 constexpr uint64_t kSyntheticInodes = 8;
 // One line of libfuse's log.
 constexpr std::size_t kFuseLogLine = 1024;
-// Room for another mount's user.famfs.system_uuid (36 characters).
-constexpr std::size_t kUuidXattrMax = 64;
 
 void check_mountpoint(const std::string& mpt) {
   struct stat st {};
@@ -143,22 +139,7 @@ void Daemon::take_identity() {
   system_uuid_text_ = system_uuid_ ? uuid_to_string(*system_uuid_) : std::string();
 }
 
-// The same device mounted by this host (same identity) already?
-void Daemon::refuse_same_host_mount() {
-  for (const auto& m : dax::famfs_mounts()) {
-    if (m.device != opt_.device) continue;
-    char buf[kUuidXattrMax];
-    ssize_t n = ::getxattr(m.mountpoint.c_str(), FAMFS_XATTR_SYSTEM_UUID, buf, sizeof buf);
-    if (n < 0) {
-      spdlog::warn("{} is also listed at {} but that mount does not answer ({}); ignoring it",
-                   opt_.device, m.mountpoint, std::strerror(errno));
-      continue;
-    }
-    if (std::string(buf, size_t(n)) == system_uuid_text_)
-      throw Error(EBUSY, opt_.device + " is already mounted on this host at " + m.mountpoint +
-                             " (same system uuid " + system_uuid_text_ + ")");
-  }
-}
+// refuse_same_host_mount: same_host.cpp.
 
 void Daemon::first_replay() {
   ns_ = std::make_unique<Namespace>(geo_, master_);

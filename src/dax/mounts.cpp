@@ -1,6 +1,8 @@
 // /proc/mounts lookups for famfs (FUSE subtype "famfs").
 #include "dax/mounts.hpp"
 
+#include "dax/device_id.hpp"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -141,12 +143,15 @@ std::optional<MountEntry> famfs_mount_containing(const std::string& path) {
 
 std::vector<MountEntry> famfs_mounts_of_device(const std::string& device) {
   std::vector<MountEntry> out;
+  const auto id = device_id_of_path(device);
   std::string want = realpath_of(device);
   if (want.empty()) want = device;
   for (MountEntry& m : famfs_mounts()) {
-    std::string have = realpath_of(m.device);
-    if (have.empty()) have = m.device;
-    if (have == want) out.push_back(std::move(m));
+    // By identity first: a hard link, bind mount or second node names the same device.
+    const auto other = id ? device_id_of_path(m.device) : std::nullopt;
+    std::string have = other ? std::string() : realpath_of(m.device);
+    if (!other && have.empty()) have = m.device;
+    if (other ? *other == *id : have == want) out.push_back(std::move(m));
   }
   return out;
 }

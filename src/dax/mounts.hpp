@@ -30,7 +30,8 @@ std::vector<MountEntry> famfs_mounts(); // every fuse.famfs entry
 // path need not exist yet (a file about to be created): its longest existing ancestor is
 // resolved and the rest appended.
 std::optional<MountEntry> famfs_mount_containing(const std::string& path);
-// The famfs mounts on this host whose device (fsname) is `device` (compared by realpath).
+// The famfs mounts on this host whose device (fsname) is `device`: the same DeviceId
+// (device_id.hpp: any hard link, bind mount, symlink or second node), else the same realpath.
 std::vector<MountEntry> famfs_mounts_of_device(const std::string& device);
 
 // realpath() of an existing path; nullopt (and *err = errno) when it cannot be resolved.

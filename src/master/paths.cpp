@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "dax/device.hpp"
+#include "dax/device_id.hpp"
 #include "dax/mapping.hpp"
 #include "dax/mounts.hpp"
 #include "master/text.hpp"
@@ -78,20 +79,7 @@ std::optional<std::string> get_xattr(const std::string& path, const char* name, 
 }
 
 std::optional<uint32_t> mounter_uid(const std::string& options) {
-  size_t pos = 0;
-  while (pos < options.size()) {
-    size_t c = options.find(',', pos);
-    if (c == std::string::npos) c = options.size();
-    std::string_view o(options.data() + pos, c - pos);
-    if (o.substr(0, 8) == "user_id=" && o.size() > 8 &&
-        o.find_first_not_of("0123456789", 8) == std::string_view::npos) {
-      errno = 0;
-      unsigned long long v = std::strtoull(std::string(o.substr(8)).c_str(), nullptr, 10);
-      if (!errno && v <= UINT32_MAX) return uint32_t(v);
-    }
-    pos = c + 1;
-  }
-  return std::nullopt;
+  return dax::mount_user_id(options);
 }
 
 void check_trusted_mount(const std::string& mpt, const std::string& options, uid_t caller) {
