@@ -4,7 +4,7 @@ set -euo pipefail
 # Usage: deps.sh          what building and running famfs needs (README command 1)
 #        deps.sh --test   plus what the test suite needs (pytest, QEMU for the VM tests, ...)
 PKGS=(meson ninja-build pkg-config g++ libfuse3-dev fuse3 libdaxctl-dev libndctl-dev
-      libspdlog-dev libcli11-dev catch2 zlib1g-dev uuid-dev nlohmann-json3-dev libyaml-dev
+      libspdlog-dev libcli11-dev catch2 zlib1g-dev libdeflate-dev uuid-dev nlohmann-json3-dev libyaml-dev
       libsystemd-dev util-linux)
 if [ "${1:-}" = "--test" ]; then
   PKGS+=(xz-utils attr python3 python3-pytest fio qemu-system-x86 cpio busybox-static
