@@ -9,7 +9,7 @@ PKGS=(meson ninja-build pkg-config g++ libfuse3-dev fuse3 libdaxctl-dev libndctl
 if [ "${1:-}" = "--test" ]; then
   PKGS+=(xz-utils attr python3 python3-pytest fio qemu-system-x86 cpio busybox-static
          dpkg-dev groff-base man-db clang libclang-rt-14-dev debhelper lintian fakeroot
-         python3-prometheus-client)
+         python3-prometheus-client python3-matplotlib)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """famfs-fused benchmark: one run, famfs vs tmpfs on this machine, ratios printed.
 
-  bench/daemon/bench_daemon.py [--quick] [--runtime S] [--files N]
+  bench/daemon/bench_daemon.py [--quick] [--runtime S] [--files N[,N...]]
 
 Needs root, fio, a built tree (FAMFS_BUILD_DIR, default /work/main/build). Measures:
   * fio psync, one job, 1 GiB file: seq read/write 1 MiB and 4 KiB, random read 4 KiB
@@ -77,14 +77,17 @@ def cpu_ticks(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runtime", type=int, default=4)
-    ap.add_argument("--files", type=int, default=100000)
+    ap.add_argument("--files", default=None,
+                    help="file count for the memory figure; a comma list measures each (RSS vs "
+                         "files), idle CPU at the last")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="short runs, 20k files")
+    ap.add_argument("--quick", action="store_true", help="short runs, 20k files (unless --files)")
     ap.add_argument("--only-throughput", action="store_true",
                     help="only the fio and stat comparisons (skip memory, idle CPU, latency)")
     a = ap.parse_args()
     if a.quick:
-        a.runtime, a.files, a.rounds = 2, 20000, 1
+        a.runtime, a.rounds = 2, 1
+    file_counts = [int(n) for n in (a.files or ("20000" if a.quick else "100000")).split(",")]
     results = {}
     tmpdir = tempfile.mkdtemp(prefix="famfs-bench-tmpfs-", dir="/dev/shm")
     try:
@@ -134,28 +137,32 @@ def main():
             return
 
         # ---- memory per file ----------------------------------------------------------------
-        img = fh.make_image(4 * GiB)
-        h.mkfs(img, "-l", "64m")
-        mpt = h.mount(img)
-        pid = fh.daemon_pids(mpt)[0]
-        os.listdir(mpt)
-        base = rss_kib(pid)
-        fh.cleanup_mount(mpt)
-        fh.append(img, "bulk", "many", a.files)
-        mpt = h.mount(img)
-        pid = fh.daemon_pids(mpt)[0]
-        t0 = time.monotonic()
-        n = 0
-        with os.scandir(os.path.join(mpt, "many")) as it:
-            for e in it:
-                os.stat(e.path)
-                n += 1
-        t_walk = time.monotonic() - t0
-        full = rss_kib(pid)
-        per = (full - base) * 1024 / max(n, 1)
-        results["memory_per_file"] = per
-        print("memory: empty mount %d KiB, %d files stat'ed %d KiB -> %.0f bytes/file "
-              "(listing+stat %.2f s)" % (base, n, full, per, t_walk))
+        for i, nfiles in enumerate(file_counts):
+            img = fh.make_image(4 * GiB)
+            h.mkfs(img, "-l", "64m")
+            mpt = h.mount(img)
+            pid = fh.daemon_pids(mpt)[0]
+            os.listdir(mpt)
+            base = rss_kib(pid)
+            fh.cleanup_mount(mpt)
+            fh.append(img, "bulk", "many", nfiles)
+            mpt = h.mount(img)
+            pid = fh.daemon_pids(mpt)[0]
+            t0 = time.monotonic()
+            n = 0
+            with os.scandir(os.path.join(mpt, "many")) as it:
+                for e in it:
+                    os.stat(e.path)
+                    n += 1
+            t_walk = time.monotonic() - t0
+            full = rss_kib(pid)
+            per = (full - base) * 1024 / max(n, 1)
+            results["memory_per_file"] = per
+            print("memory: empty mount %d KiB, %d files stat'ed %d KiB -> %.0f bytes/file "
+                  "(listing+stat %.2f s)" % (base, n, full, per, t_walk))
+            if i + 1 < len(file_counts):   # idle CPU is measured on the last one
+                fh.cleanup_mount(mpt)
+                fh.remove_image(img)
 
         # ---- idle CPU -----------------------------------------------------------------------
         c0 = cpu_ticks(pid)
@@ -194,6 +201,7 @@ def main():
             lat.append((seen[0] - stamp) / 1e6)   # from the append's commit to the lookup
             time.sleep(0.003)   # de-phase from the poll interval
         lat.sort()
+        print("latencies_ms " + " ".join("%.3f" % x for x in lat))   # for bench/run_all
         p50, p99, mx = lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1], lat[-1]
         results["latency_ms"] = (p50, p99, mx)
         print("create-to-visible on another host (refresh 5 ms): p50 %.2f ms, p99 %.2f ms, "
