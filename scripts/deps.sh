@@ -4,12 +4,12 @@ set -euo pipefail
 # Usage: deps.sh          what building and running famfs needs (README command 1)
 #        deps.sh --test   plus what the test suite needs (pytest, QEMU for the VM tests, ...)
 PKGS=(meson ninja-build pkg-config g++ libfuse3-dev fuse3 libdaxctl-dev libndctl-dev
-      libspdlog-dev libcli11-dev catch2 zlib1g-dev uuid-dev nlohmann-json3-dev libyaml-dev
-      libsystemd-dev liburing-dev util-linux)
+      libspdlog-dev libcli11-dev catch2 zlib1g-dev libdeflate-dev uuid-dev nlohmann-json3-dev
+      libyaml-dev libsystemd-dev liburing-dev util-linux)
 if [ "${1:-}" = "--test" ]; then
   PKGS+=(xz-utils attr python3 python3-pytest fio qemu-system-x86 cpio busybox-static
          dpkg-dev groff-base man-db clang libclang-rt-14-dev debhelper lintian fakeroot
-         python3-prometheus-client systemd-container debootstrap)
+         python3-prometheus-client systemd-container debootstrap python3-matplotlib)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

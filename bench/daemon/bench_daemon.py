@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """famfs-fused benchmark: one run, famfs vs tmpfs on this machine, ratios printed.
 
-  bench/daemon/bench_daemon.py [--quick] [--runtime S] [--rounds N] [--files N]
+  bench/daemon/bench_daemon.py [--quick] [--runtime S] [--rounds N] [--files N[,N...]]
                                [--baseline-fused PATH] [--only SECTIONS]
 
 Needs root, fio, a built tree (FAMFS_BUILD_DIR, default /work/main/build). Sections
@@ -13,8 +13,9 @@ Needs root, fio, a built tree (FAMFS_BUILD_DIR, default /work/main/build). Secti
     page-aligned buffers (fio --iomem=mmap): fio's default buffer is only 16-byte aligned,
     which slows tmpfs's copy 4-5x and so flattered every ratio; plus the random 4 KiB read
     with fio and the daemon on one CPU (request placement), and the stat() rate;
-  * memory: daemon memory per file at N files (default 100,000; VmRSS after stat-ing them
-    all, minus an empty mount with the same log size);
+  * memory: daemon memory per file at N files (default 100,000; a comma list measures each,
+    for RSS against files; VmRSS after stat-ing them all, minus an empty mount with the same
+    log size); idle CPU is measured at the last N;
   * idle: CPU of idle mounted daemons (all threads, from schedstat) over 10 s;
   * visibility: create-to-visible latency on a second simulated host (200 creates; the
     watcher looks the name up every 0.2 ms), histogram, p50/p99/max.
@@ -221,6 +222,10 @@ def run_stat(sides, paths):
 
 
 def run_memory(a):
+    return [memory_at(n) for n in a.file_counts]
+
+
+def memory_at(nfiles):
     h = fh.Host("mem")
     img = fh.make_image(4 * GiB, prefix="famfs-img-%s-" % TAG)
     h.mkfs(img, "-l", "64m")
@@ -229,7 +234,7 @@ def run_memory(a):
     os.listdir(mpt)
     base = rss_kib(pid)
     fh.cleanup_mount(mpt)
-    fh.append(img, "bulk", "many", a.files)
+    fh.append(img, "bulk", "many", nfiles)
     mpt = h.mount(img)
     pid = fh.daemon_pids(mpt)[0]
     t0 = time.monotonic()
@@ -306,6 +311,8 @@ def run_visibility(sides, a):
         print("%-14s %8.2f %8.2f %8.2f  " % (side, p50, p99, mx) +
               " ".join("%6d" % n for n in hist))
         out[side] = (p50, p99, mx)
+        if side == "famfs":   # the raw latencies, for bench/run_all's histogram
+            print("latencies_ms " + " ".join("%.3f" % x for x in lat))
     return out
 
 
@@ -332,7 +339,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runtime", type=int, default=3, help="seconds per fio run")
     ap.add_argument("--meta-seconds", type=float, default=1.0)
-    ap.add_argument("--files", type=int, default=100000)
+    ap.add_argument("--files", default="100000",
+                    help="file count for the memory figure; a comma list measures each (RSS vs "
+                         "files), idle CPU at the last")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--creates", type=int, default=200)
     ap.add_argument("--idle-seconds", type=float, default=10)
@@ -341,7 +350,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs, 20k files")
     a = ap.parse_args()
     if a.quick:
-        a.runtime, a.files, a.rounds, a.meta_seconds = 2, 20000, 1, 0.5
+        a.runtime, a.rounds, a.meta_seconds = 2, 1, 0.5
+        if a.files == "100000":
+            a.files = "20000"
+    a.file_counts = [int(n) for n in a.files.split(",")]
+    a.files = a.file_counts[-1]
     only = set(a.only.split(","))
     sides = Sides(a.baseline_fused)
     file_size = GiB

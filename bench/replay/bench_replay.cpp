@@ -1,7 +1,12 @@
 // Replay benchmark: builds famfs logs in memory and times full replay, incremental replay of k
 // new entries, and build_bitmap; then measures the Namespace's resident bytes per file.
 //
-//   bench_replay [small] [large] [memory]     (default: all three)
+//   bench_replay [small] [large] [memory] [curve] [quick]   (default: small large memory)
+//
+// Baselines measured in the same run over the same entries: a CRC-only pass (copy each slot
+// and check seqnum and CRC, as replay does, with crc32_of), and the same pass with zlib's
+// crc32 (the CRC replay used before libdeflate). "curve" replays logs from 15,420 to 986,894
+// entries; "quick" takes fewer repetitions. Lines starting with RESULT are for bench/run_all.
 //
 // Devices are anonymous MAP_NORESERVE mappings: only the superblock region and the log are
 // ever touched, so a 2 TiB "device" (room for ~987,000 files of one 2 MiB AU each) is cheap.
@@ -18,8 +23,11 @@
 #include <string>
 #include <vector>
 
+#include <zlib.h>
+
 #include "meta/append.hpp"
 #include "meta/bitmap.hpp"
+#include "meta/crc.hpp"
 #include "meta/format.hpp"
 #include "meta/log.hpp"
 #include "meta/replay.hpp"
@@ -137,6 +145,31 @@ ReplayTiming time_full_replay(Device& dev, int reps) {
   return {best, n};
 }
 
+// The baselines: what replay must do at least for each entry (copy it out of the log, check
+// seqnum and CRC), with the CRC replay uses and with zlib's.
+enum class CrcImpl { Ours, Zlib };
+
+Timing time_crc_pass(Device& dev, uint64_t n, int reps, CrcImpl impl) {
+  Timing best;
+  const std::span<const std::byte> span = dev.span();
+  for (int i = 0; i < reps; ++i) {
+    uint64_t valid = 0;
+    const Timer t;
+    for (uint64_t slot = 0; slot < n; ++slot) {
+      const omf::LogEntry e = read_log_entry(span, slot);
+      const std::size_t len = offsetof(omf::LogEntry, famfs_log_entry_crc);
+      const uint32_t crc = impl == CrcImpl::Ours
+                               ? crc32_of(&e, len)
+                               : static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(&e),
+                                                             static_cast<uInt>(len)));
+      valid += e.famfs_log_entry_seqnum == slot && e.famfs_log_entry_crc == crc;
+    }
+    best.take(t);
+    if (valid != n) throw std::runtime_error("CRC pass found invalid entries");
+  }
+  return best;
+}
+
 // Replay all but k entries, then make k more visible and time only that call.
 Timing time_incremental(Device& dev, uint64_t total, uint64_t k) {
   Namespace ns(dev.geo, true);
@@ -163,7 +196,8 @@ Timing time_bitmap(Device& dev, int reps, BitmapStats* stats) {
   return best;
 }
 
-void bench_log(const char* label, uint64_t dev_size, uint64_t log_len, uint64_t ndirs, int reps) {
+void bench_log(const char* label, uint64_t dev_size, uint64_t log_len, uint64_t ndirs, int reps,
+               bool details = true) {
   Device dev(dev_size, log_len);
   const uint64_t slots = dev.geo.slots();
   const auto t0 = Clock::now();
@@ -178,6 +212,22 @@ void bench_log(const char* label, uint64_t dev_size, uint64_t log_len, uint64_t 
   const ReplayTiming full = time_full_replay(dev, reps);
   std::printf("%-22s %12.2f %12.2f %14.0f   (best of %d)\n", "full replay", full.t.cpu_ms,
               full.t.wall_ms, full.t.cpu_ms * 1e6 / static_cast<double>(full.entries), reps);
+  const Timing crc = time_crc_pass(dev, slots, reps, CrcImpl::Ours);
+  const Timing zcrc = time_crc_pass(dev, slots, reps, CrcImpl::Zlib);
+  std::printf("%-22s %12.2f %12.2f %14.0f\n", "CRC-only pass", crc.cpu_ms, crc.wall_ms,
+              crc.cpu_ms * 1e6 / static_cast<double>(slots));
+  std::printf("%-22s %12.2f %12.2f %14.0f\n", "CRC-only pass, zlib", zcrc.cpu_ms, zcrc.wall_ms,
+              zcrc.cpu_ms * 1e6 / static_cast<double>(slots));
+  std::printf("replay / CRC-only pass %.2fx; replay / zlib CRC-only pass %.2fx; namespace "
+              "building (replay - CRC-only) %.0f ns/entry\n",
+              full.t.cpu_ms / crc.cpu_ms, full.t.cpu_ms / zcrc.cpu_ms,
+              (full.t.cpu_ms - crc.cpu_ms) * 1e6 / static_cast<double>(slots));
+  std::printf("RESULT replay entries=%llu replay_cpu_ms=%.3f replay_wall_ms=%.3f crc_cpu_ms=%.3f "
+              "zlib_crc_cpu_ms=%.3f\n",
+              static_cast<unsigned long long>(slots), full.t.cpu_ms, full.t.wall_ms, crc.cpu_ms,
+              zcrc.cpu_ms);
+  if (full.entries != slots) throw std::runtime_error("replay did not reach the end of the log");
+  if (!details) return;
   for (uint64_t k : {1ull, 10ull, 100ull, 1000ull, 10000ull}) {
     if (k > slots - ndirs) break;
     const Timing t = time_incremental(dev, slots, k);
@@ -193,7 +243,6 @@ void bench_log(const char* label, uint64_t dev_size, uint64_t log_len, uint64_t 
               static_cast<unsigned long long>(st.files),
               static_cast<unsigned long long>(st.directories),
               static_cast<unsigned long long>(st.collisions));
-  if (full.entries != slots) throw std::runtime_error("replay did not reach the end of the log");
 }
 
 uint64_t heap_in_use() {
@@ -242,19 +291,28 @@ void bench_memory(uint64_t nfiles, uint64_t ndirs) {
 } // namespace
 
 int main(int argc, char** argv) {
-  // Parts to run: all by default, or any of "small", "large", "memory".
-  auto want = [&](const char* part) {
-    if (argc < 2) return true;
+  // Parts to run: small, large and memory by default, or any of "small", "large", "memory",
+  // "curve"; "quick" alone is the default parts with fewer repetitions.
+  auto has = [&](const char* part) {
     for (int i = 1; i < argc; ++i)
       if (std::strcmp(argv[i], part) == 0) return true;
     return false;
   };
+  const bool quick = has("quick");
+  const bool defaults = argc - (quick ? 1 : 0) < 2;
+  auto want = [&](const char* part) { return (defaults && std::strcmp(part, "curve") != 0) || has(part); };
+  const int small_reps = quick ? 5 : 10, large_reps = quick ? 2 : 3;
   try {
     // 8 MiB log: 15,420 slots; 30 GiB of file data.
-    if (want("small")) bench_log("8 MiB log", 32 * kGiB, 8 * kMiB, 100, 10);
+    if (want("small")) bench_log("8 MiB log", 32 * kGiB, 8 * kMiB, 100, small_reps);
     // 512 MiB log: 986,894 slots; ~1.9 TiB of file data on a 2 TiB device.
-    if (want("large")) bench_log("512 MiB log", 2048 * kGiB, 512 * kMiB, 3000, 3);
+    if (want("large")) bench_log("512 MiB log", 2048 * kGiB, 512 * kMiB, 3000, large_reps);
     if (want("memory")) bench_memory(100000, 1000);
+    // Replay time against the number of entries (the 8 and 512 MiB points are the logs above).
+    if (want("curve")) {
+      bench_log("32 MiB log", 128 * kGiB, 32 * kMiB, 200, small_reps, false);
+      bench_log("128 MiB log", 512 * kGiB, 128 * kMiB, 750, large_reps, false);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_replay: %s\n", e.what());
     return 1;

@@ -143,15 +143,15 @@ void SpaceMap::claim(const omf::LogEntry& e) {
   if (e.famfs_log_entry_type != omf::kLogFile) return;
   ++stats_.files;
   stats_.sum_file_sizes = sat_add(stats_.sum_file_sizes, e.famfs_fm.fm_size);
-  const DecodedFmap d = fmap_from_log(e.famfs_fm.fm_fmap);
+  const LogExtents d = log_extents(e.famfs_fm.fm_fmap); // no allocation: replay claims every entry
   if (d.ext_type != omf::kSimpleExtent && d.ext_type != omf::kInterleavedExtent) return;
   // Every extent claims its AUs as written, valid or not: upstream fsck counts an extent at
   // offset 0 as a collision with the superblock, and the allocator must not hand out space
   // that any entry claims.
   const uint64_t au = geo_.alloc_unit;
-  for (const Extent& x : d.fmap.extents) {
-    const uint64_t first = x.offset / au;
-    const uint64_t count = ceil_div(sat_add(x.offset % au, x.len), au);
+  for (const omf::SimpleExtent& x : d.stored) {
+    const uint64_t first = x.se_offset / au;
+    const uint64_t count = ceil_div(sat_add(x.se_offset % au, x.se_len), au);
     const uint64_t end = sat_add(first, count);
     // Set in three pieces (below, inside, above the allocatable range) so that the bits newly
     // set inside it are known without counting the bitmap again.

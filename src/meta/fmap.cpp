@@ -61,36 +61,41 @@ std::optional<Fmap::Run> Fmap::resolve(uint64_t off) const {
   return Run{extents[strip].offset + strip_off, run};
 }
 
-DecodedFmap fmap_from_log(const omf::LogFmap& lf) {
-  DecodedFmap d{};
+LogExtents log_extents(const omf::LogFmap& lf) {
+  // `lf` is a caller's copy of the entry (never shared memory): the stored array is read where
+  // it is, no copy of the 384-byte union.
+  LogExtents d;
   d.ext_type = lf.fmap_ext_type;
-  d.niext = lf.fmap_nextents;
-  d.nonzero_devindex = false;
-  // Copy the union bytes out once; which arm is meaningful depends on ext_type.
   if (lf.fmap_ext_type == omf::kInterleavedExtent) {
-    omf::InterleavedExtent ie;
-    std::memcpy(&ie, &lf.ie[0], sizeof(ie));
-    d.fmap.kind = Fmap::Kind::Interleave;
-    d.fmap.chunk_size = ie.ie_chunk_size;
+    const omf::InterleavedExtent& ie = lf.ie[0];
+    d.chunk_size = ie.ie_chunk_size;
     d.declared_count = ie.ie_nstrips;
-    const uint64_t n = std::min<uint64_t>(ie.ie_nstrips, omf::kMaxStrips);
-    for (uint64_t k = 0; k < n; ++k) {
-      const omf::SimpleExtent& s = ie.ie_strips[k];
-      if (s.se_devindex != 0) d.nonzero_devindex = true;
-      d.fmap.extents.push_back({s.se_offset, s.se_len});
-    }
+    d.stored = {ie.ie_strips, static_cast<std::size_t>(std::min<uint64_t>(ie.ie_nstrips, omf::kMaxStrips))};
   } else {
     // SIMPLE, and unknown types (validate_fmap rejects those by ext_type).
-    omf::SimpleExtent se[omf::kMaxExtents];
-    std::memcpy(se, &lf.se[0], sizeof(se));
-    d.fmap.kind = Fmap::Kind::Simple;
     d.declared_count = lf.fmap_nextents;
-    const uint64_t n = std::min<uint64_t>(lf.fmap_nextents, omf::kMaxExtents);
-    for (uint64_t k = 0; k < n; ++k) {
-      if (se[k].se_devindex != 0) d.nonzero_devindex = true;
-      d.fmap.extents.push_back({se[k].se_offset, se[k].se_len});
-    }
+    d.stored = {lf.se, static_cast<std::size_t>(std::min<uint64_t>(lf.fmap_nextents, omf::kMaxExtents))};
   }
+  for (const omf::SimpleExtent& x : d.stored)
+    if (x.se_devindex != 0) d.nonzero_devindex = true;
+  return d;
+}
+
+DecodedFmap fmap_from_log(const omf::LogFmap& lf) {
+  const LogExtents x = log_extents(lf);
+  DecodedFmap d{};
+  d.ext_type = x.ext_type;
+  d.niext = lf.fmap_nextents;
+  d.declared_count = x.declared_count;
+  d.nonzero_devindex = x.nonzero_devindex;
+  if (x.ext_type == omf::kInterleavedExtent) {
+    d.fmap.kind = Fmap::Kind::Interleave;
+    d.fmap.chunk_size = x.chunk_size;
+  } else {
+    d.fmap.kind = Fmap::Kind::Simple;
+  }
+  d.fmap.extents.reserve(x.stored.size()); // exactly: the inode keeps this vector as it is
+  for (const omf::SimpleExtent& e : x.stored) d.fmap.extents.push_back({e.se_offset, e.se_len});
   return d;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,17 @@ struct DecodedFmap {
   bool nonzero_devindex;
 };
 DecodedFmap fmap_from_log(const omf::LogFmap& lf);
+// The same extents without building an Fmap (no allocation, no copy): the stored simple
+// extents in file order, or the strips of an interleaved extent, the count clamped to 16 as
+// above. `stored` points into `lf`, which must outlive the result.
+struct LogExtents {
+  uint32_t ext_type = 0;       // as stored
+  uint64_t declared_count = 0; // as stored
+  uint64_t chunk_size = 0;     // interleaved only
+  bool nonzero_devindex = false;
+  std::span<const omf::SimpleExtent> stored;
+};
+LogExtents log_extents(const omf::LogFmap& lf);
 omf::LogFmap fmap_to_log(const Fmap& f); // zero-filled, devindex 0
 
 // Part A §4: 1..16 extents (or one interleaved extent with 1..16 strips, power-of-two chunk

@@ -103,15 +103,26 @@ omf::LogHeader read_log_header(std::span<const std::byte> device) {
   return h;
 }
 
-omf::LogEntry read_log_entry(std::span<const std::byte> device, uint64_t slot) {
-  omf::LogEntry e = zeroed_log_entry();
+namespace {
+
+// Copies slot `slot` into `e` (all 544 bytes, padding included: one snapshot, no zeroing
+// first); outside the span, an entry whose seqnum can never match the slot, so it fails
+// validation.
+void copy_slot(std::span<const std::byte> device, uint64_t slot, omf::LogEntry& e) {
   if (const std::byte* p = slot_ptr(device, slot)) {
     std::memcpy(&e, p, sizeof(e));
-  } else {
-    // Outside the span: an entry whose seqnum can never match the slot, so it fails validation.
-    e.famfs_log_entry_seqnum = ~slot;
-    e.famfs_log_entry_type = omf::kLogInvalid;
+    return;
   }
+  e = zeroed_log_entry();
+  e.famfs_log_entry_seqnum = ~slot;
+  e.famfs_log_entry_type = omf::kLogInvalid;
+}
+
+} // namespace
+
+omf::LogEntry read_log_entry(std::span<const std::byte> device, uint64_t slot) {
+  omf::LogEntry e;
+  copy_slot(device, slot, e);
   return e;
 }
 
@@ -123,13 +134,14 @@ bool log_entry_valid(const omf::LogEntry& e, uint64_t slot) {
 
 std::optional<omf::LogEntry> read_valid_entry(std::span<const std::byte> device, uint64_t slot,
                                               const CacheOps& cache) {
-  omf::LogEntry e = read_log_entry(device, slot);
+  omf::LogEntry e; // filled whole by copy_slot: no zeroing first
+  copy_slot(device, slot, e);
   if (log_entry_valid(e, slot)) return e;
   const std::byte* p = slot_ptr(device, slot);
   if (p == nullptr) return std::nullopt; // nothing to re-read
   // The lines may hold a stale copy of an entry another host just wrote: drop them, retry once.
   cache.invalidate(p, omf::kLogEntrySize);
-  e = read_log_entry(device, slot);
+  copy_slot(device, slot, e);
   if (log_entry_valid(e, slot)) return e;
   return std::nullopt;
 }

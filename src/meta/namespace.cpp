@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <utility>
@@ -38,26 +39,26 @@ std::string show(std::string_view p) {
 
 // True when `p` is already what writers emit (a/b/c: no empty, "." or ".." component). Almost
 // every entry is, and then normalise_relpath (which allocates) can be skipped.
+// `p` holds no NUL (terminated_field cuts the field at the first one).
 bool is_canonical(std::string_view p) {
   if (p.empty()) return false;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= p.size(); ++i) {
-    if (i < p.size() && p[i] != '/') {
-      if (p[i] == '\0') return false;
-      continue;
-    }
-    const std::string_view c = p.substr(start, i - start);
-    if (c.empty() || c == "." || c == "..") return false;
-    start = i + 1;
+  for (std::size_t start = 0;;) {
+    const std::size_t slash = std::min(p.find('/', start), p.size());
+    const std::size_t len = slash - start;
+    // Empty, "." or "..": a component made of one or two dots only.
+    if (len == 0 || (p[start] == '.' && (len == 1 || (len == 2 && p[start + 1] == '.'))))
+      return false;
+    if (slash == p.size()) return true;
+    start = slash + 1;
   }
-  return true;
 }
 
 // The relpath field of an entry, or nullopt when all 80 bytes are used (no terminator: the
 // writer limit is 79 bytes, so such a field was not written by famfs).
 std::optional<std::string_view> terminated_field(const char (&field)[omf::kRelpathField]) {
-  if (std::memchr(field, '\0', sizeof(field)) == nullptr) return std::nullopt;
-  return relpath_field(field);
+  const void* nul = std::memchr(field, '\0', sizeof(field));
+  if (nul == nullptr) return std::nullopt;
+  return std::string_view(field, static_cast<std::size_t>(static_cast<const char*>(nul) - field));
 }
 
 uint64_t mix64(uint64_t z) {
@@ -171,10 +172,12 @@ std::size_t Namespace::probe(Ino parent, std::string_view name, uint32_t hash) c
   }
 }
 
-void Namespace::grow_index() {
+void Namespace::grow_index() { rehash_index(index_.size() * 2); }
+
+void Namespace::rehash_index(std::size_t slots) {
   std::vector<uint64_t> old;
   old.swap(index_);
-  index_.assign(old.size() * 2, 0);
+  index_.assign(slots, 0);
   const std::size_t mask = index_.size() - 1;
   for (uint64_t v : old) {
     if (v == 0) continue;
@@ -184,14 +187,35 @@ void Namespace::grow_index() {
   }
 }
 
+// Load factor <= 0.8: probes compare stored hashes (cheap, sequential), and the table stays
+// near 10 bytes per inode.
+bool Namespace::index_must_grow(std::size_t more) const {
+  return (index_used_ + more) * 5 > index_.size() * 4;
+}
+
+void Namespace::reserve(std::size_t n) {
+  const std::size_t limit = std::numeric_limits<uint32_t>::max();
+  const std::size_t want = count_ + std::min(n, limit - std::min(count_, limit));
+  std::size_t slots = index_.size();
+  while (want * 5 > slots * 4) slots *= 2;
+  if (slots != index_.size()) rehash_index(slots);
+  const std::size_t chunks = (want + kChunkSize - 1) >> kChunkShift;
+  if (chunks > chunks_.capacity()) chunks_.reserve(std::max(chunks, 2 * chunks_.capacity()));
+}
+
 void Namespace::index_insert(Ino ino, uint32_t hash) {
-  // Load factor <= 0.8: probes compare stored hashes (cheap, sequential), and the table
-  // stays near 10 bytes per inode.
-  if ((index_used_ + 1) * 5 > index_.size() * 4) grow_index();
+  if (index_must_grow(1)) grow_index();
   const std::size_t mask = index_.size() - 1;
   std::size_t i = hash & mask;
   while (index_[i] != 0) i = (i + 1) & mask;
   index_[i] = slot_of(hash, ino);
+  ++index_used_;
+}
+
+void Namespace::index_insert(Ino ino, uint32_t hash, std::size_t free_slot) {
+  if (index_must_grow(1) || free_slot >= index_.size() || index_[free_slot] != 0)
+    return index_insert(ino, hash); // the slot moves when the index grows
+  index_[free_slot] = slot_of(hash, ino);
   ++index_used_;
 }
 
@@ -200,7 +224,9 @@ Ino Namespace::add(Inode&& n) {
   return add(std::move(n), hash);
 }
 
-Ino Namespace::add(Inode&& n, uint32_t hash) {
+Ino Namespace::add(Inode&& n, uint32_t hash) { return add(std::move(n), hash, index_.size()); }
+
+Ino Namespace::add(Inode&& n, uint32_t hash, std::size_t free_slot) {
   const Ino ino = count_ + 1;
   if (((ino - 1) >> kChunkShift) >= chunks_.size())
     chunks_.push_back(std::make_unique<Inode[]>(kChunkSize));
@@ -210,7 +236,7 @@ Ino Namespace::add(Inode&& n, uint32_t hash) {
   ++count_;
   if (slot.fmap.extents.capacity() != slot.fmap.extents.size()) slot.fmap.extents.shrink_to_fit();
   if (ino != kRootIno) {
-    index_insert(ino, hash);
+    index_insert(ino, hash, free_slot);
     Inode& parent = at(slot.parent);
     parent.children.push_back(ino);
     if (slot.is_dir) ++parent.subdirs;
@@ -326,7 +352,8 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
   const std::string_view name = rel.substr(start);
 
   const uint32_t hash = key_hash(parent, name);
-  if (const uint64_t existing = index_[probe(parent, name, hash)]; existing != 0) {
+  const std::size_t pos = probe(parent, name, hash);
+  if (const uint64_t existing = index_[pos]; existing != 0) {
     const Inode& old = at(slot_ino(existing));
     const std::string origin = old.log_index == kNoLogIndex
                                    ? std::string("built in")
@@ -359,7 +386,7 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
     n.uid = md.md_uid;
     n.gid = md.md_gid;
   }
-  add(std::move(n), hash);
+  add(std::move(n), hash, pos);
   if (is_file) {
     ++files_;
     return ApplyResult::CreatedFile;

@@ -81,6 +81,12 @@ class Namespace {
   // Performs path (Part A §3) and extent (Part A §4) validation; on Skipped, *why says why.
   ApplyResult apply(const omf::LogEntry& e, uint64_t index, std::string* why = nullptr);
 
+  // Room for `n` more inodes (at most 2^32 - 1 in all) without growing the lookup index or
+  // the chunk table on the way: a replay about to apply n entries rehashes once instead of
+  // once per doubling. Only a hint; apply() grows as needed anyway. Allocates ~10 bytes per
+  // inode reserved: callers bound n by what they will apply (Replayer: the log's slots).
+  void reserve(std::size_t n);
+
   std::size_t inode_count() const { return count_; }
   std::size_t file_count() const { return files_; } // excluding .meta files
   std::size_t dir_count() const { return dirs_; }   // excluding root and .meta
@@ -97,11 +103,17 @@ class Namespace {
   }
   Ino add(Inode&& n); // computes the key hash
   Ino add(Inode&& n, uint32_t hash);
+  // As above, with the empty index slot a probe for (parent, name) just found (no second probe
+  // when the index need not grow first).
+  Ino add(Inode&& n, uint32_t hash, std::size_t free_slot);
   static uint32_t key_hash(Ino parent, std::string_view name);
   // Index slot holding (parent, name), or the empty slot where it would go.
   std::size_t probe(Ino parent, std::string_view name, uint32_t hash) const;
   void index_insert(Ino ino, uint32_t hash);
+  void index_insert(Ino ino, uint32_t hash, std::size_t free_slot);
+  bool index_must_grow(std::size_t more) const; // load would pass 0.8 with `more` entries
   void grow_index();
+  void rehash_index(std::size_t slots); // slots: a power of two above the load limit
 
   Geometry geo_;
   std::vector<std::unique_ptr<Inode[]>> chunks_; // ino i lives in chunk (i-1)/1024

@@ -66,6 +66,14 @@ ReplayReport Replayer::play(Namespace& ns) {
   // Damage is re-evaluated on every call: a header that no longer counts the damaged slot
   // (next_index set past the last written entry, then restored) leaves a whole log.
   if (limit <= played_) damaged_ = false;
+  // Room for what this call may apply: bounded by the log's slots through `limit` (a header
+  // counting slots that turn out bad costs that index room once: ~20 bytes per slot). Growth
+  // stays geometric, so many small incremental calls cost O(new entries) too.
+  if (limit > played_) {
+    ns.reserve(limit - played_);
+    if (applied_crcs_.capacity() < limit)
+      applied_crcs_.reserve(std::max<std::size_t>(limit, 2 * applied_crcs_.capacity()));
+  }
 
   for (uint64_t i = played_; i < limit; ++i) {
     const std::optional<omf::LogEntry> e = read_valid_entry(device_, i, cache_);

@@ -126,6 +126,30 @@ TEST_CASE("fmap log round trip and hostile counts", "[fmap]") {
   CHECK_THROWS(fmap_to_log(Fmap{}));
 }
 
+TEST_CASE("log_extents: the stored extents fmap_from_log decodes, without a copy", "[fmap]") {
+  const omf::LogFmap il = fmap_to_log(worked_example());
+  const LogExtents x = log_extents(il);
+  const DecodedFmap d = fmap_from_log(il);
+  REQUIRE(x.stored.size() == d.fmap.extents.size());
+  for (std::size_t k = 0; k < x.stored.size(); ++k) {
+    CHECK(x.stored[k].se_offset == d.fmap.extents[k].offset);
+    CHECK(x.stored[k].se_len == d.fmap.extents[k].len);
+  }
+  CHECK(x.ext_type == omf::kInterleavedExtent);
+  CHECK(x.chunk_size == d.fmap.chunk_size);
+  CHECK(x.declared_count == 4);
+  CHECK(x.stored.data() == il.ie[0].ie_strips); // read where it is stored
+
+  omf::LogFmap hostile = fmap_to_log(Fmap{Fmap::Kind::Simple, {{0xA00000, AU}, {0xE00000, AU}}, 0});
+  hostile.se[1].se_devindex = 3;
+  hostile.fmap_nextents = 0xffffffffu;
+  const LogExtents h = log_extents(hostile);
+  CHECK(h.stored.size() == 16);
+  CHECK(h.declared_count == 0xffffffffu);
+  CHECK(h.nonzero_devindex);
+  CHECK(fmap_from_log(hostile).nonzero_devindex);
+}
+
 TEST_CASE("validate_fmap: each rule has a reason", "[fmap]") {
   const uint64_t data = 0x200000 + kLog; // 0xa00000
   CHECK_FALSE(check(simple({{data, AU}}), AU));

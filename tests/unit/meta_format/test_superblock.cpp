@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <zlib.h>
 
 #include <cstring>
 
@@ -41,6 +42,26 @@ TEST_CASE("crc32 check value and zero block", "[crc]") {
   std::vector<std::byte> zeros(536);
   CHECK(crc32_of(zeros) == 0x11E5C2A9u);
   CHECK(crc32_of(nullptr, 0) == 0u);
+}
+
+// crc32_of is computed by libdeflate; the format's CRC is zlib's crc32. Same value for every
+// length up to a few folding blocks, every start alignment, and a whole log entry.
+TEST_CASE("crc32_of equals zlib crc32 for every length and alignment", "[crc]") {
+  std::vector<unsigned char> buf(4096 + 64);
+  uint32_t x = 0x9E3779B9u;
+  for (unsigned char& b : buf) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<unsigned char>(x >> 24);
+  }
+  for (std::size_t align = 0; align < 16; ++align) {
+    for (std::size_t n = 0; n <= 1100; ++n) {
+      const unsigned char* p = buf.data() + align;
+      const uint32_t want = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), p, static_cast<uInt>(n)));
+      if (crc32_of(p, n) != want) FAIL("length " << n << " at alignment " << align);
+    }
+  }
+  const unsigned char* p = buf.data() + 3;
+  CHECK(crc32_of(p, 4096) == static_cast<uint32_t>(crc32(0L, p, 4096)));
 }
 
 TEST_CASE("superblock B§11 vector: bytes 0..103 and CRC", "[superblock]") {

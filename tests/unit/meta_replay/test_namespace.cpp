@@ -259,6 +259,38 @@ TEST_CASE("many entries: lookups stay right across index growth", "[namespace]")
   CHECK(ns.resolve("d3/f100") == std::nullopt);
 }
 
+TEST_CASE("reserve: one rehash ahead, lookups and inserts right before and after", "[namespace]") {
+  Namespace ns(geo8(), true);
+  REQUIRE(ns.apply(make_mkdir_entry("d", 0755, 0, 0), 0) == ApplyResult::CreatedDir);
+  REQUIRE(ns.apply(fentry("d/before"), 1) == ApplyResult::CreatedFile);
+  ns.reserve(3000);  // the index is rehashed with two entries in it
+  ns.reserve(0);     // nothing to do
+  CHECK(ns.resolve("d/before"));
+  uint64_t idx = 2;
+  for (int f = 0; f < 5000; ++f) // past what was reserved: grows as before
+    REQUIRE(ns.apply(fentry("d/f" + std::to_string(f)), idx++) == ApplyResult::CreatedFile);
+  CHECK(ns.apply(fentry("d/f17"), idx++) == ApplyResult::Existed);
+  for (int f = 0; f < 5000; f += 101) CHECK(ns.path_of(*ns.resolve("d/f" + std::to_string(f))) ==
+                                            "d/f" + std::to_string(f));
+  CHECK(ns.resolve("d/f5000") == std::nullopt);
+  CHECK(ns.file_count() == 5001);
+}
+
+TEST_CASE("canonical-looking names with dots are names, not . or ..", "[namespace][path]") {
+  Namespace ns(geo8(), true);
+  REQUIRE(ns.apply(make_mkdir_entry(".d", 0755, 0, 0), 0) == ApplyResult::CreatedDir);
+  CHECK(ns.apply(fentry(".d/..x"), 1) == ApplyResult::CreatedFile);
+  CHECK(ns.apply(fentry(".d/...", 0xC00000), 2) == ApplyResult::CreatedFile);
+  CHECK(ns.apply(fentry(".d/x.", 0xE00000), 3) == ApplyResult::CreatedFile);
+  CHECK(ns.path_of(*ns.resolve(".d/..x")) == ".d/..x");
+  CHECK(ns.path_of(*ns.resolve(".d/...")) == ".d/...");
+  CHECK(ns.path_of(*ns.resolve(".d/x.")) == ".d/x.");
+  std::string why;
+  CHECK(ns.apply(raw_path_file(".d/./y", 100, {{0x1000000, kAU}}), 4) == ApplyResult::CreatedFile);
+  CHECK(ns.resolve(".d/y")); // normalised
+  CHECK(ns.apply(raw_path_file(".d/..", 100, {{0x1200000, kAU}}), 5, &why) == ApplyResult::Skipped);
+}
+
 TEST_CASE("a moved-from table is empty and safe", "[namespace]") {
   Namespace a(geo8(), true);
   REQUIRE(a.apply(fentry("f"), 0) == ApplyResult::CreatedFile);
