@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "daemon/control.hpp"
+#include "daemon/control_socket.hpp"
 #include "daemon/invalidations.hpp"
 #include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
@@ -61,9 +62,9 @@ struct Options {
   unsigned threads = FAMFS_DEFAULT_THREADS; // max worker threads
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
-  // -o owner (transitional, until CLI commands are clients of the daemon): a root read-write
-  // master mount owns the file system's writes on this host (writer()).
-  bool owner = false;
+  // A root read-write master mount owns the file system's writes on this host (writer(), the
+  // control socket); -o noowner leaves them to famfs commands (each under the writer lock).
+  bool owner = true;
   std::vector<std::string> kernel_options; // noexec, noatime, ... (daemon/mount_options.hpp)
 };
 
@@ -145,6 +146,7 @@ class Daemon {
   friend class OwnerHost;
   void take_ownership();                          // prepare(): lock, writer_
   void ownership_after_daemonize();               // run(): the lock names this process
+  ControlServer::Context control_context();
 
   // ---- follow.cpp
   struct Refresh {
@@ -228,6 +230,7 @@ class Daemon {
   OwnerHost owner_host_{*this};
   OwnerEvents owner_events_;
   std::unique_ptr<master::Writer> writer_;
+  std::unique_ptr<ControlServer> control_;        // its clients: famfs master commands
 };
 
 } // namespace famfs::daemon

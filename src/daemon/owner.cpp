@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/control_socket.hpp"
 #include "meta/error.hpp"
 
 namespace famfs::daemon {
@@ -39,16 +40,17 @@ std::string describe_holder(pid_t pid) {
 } // namespace
 
 void Daemon::take_ownership() {
-  if (!opt_.owner) return;
-  if (!master_ || opt_.read_only) {
-    spdlog::info("-o owner: this mount is {}, so it does not own the file system's writes",
-                 master_ ? "read-only" : "a client's");
+  if (!master_ || opt_.read_only) return; // clients and read-only mounts never write
+  if (!opt_.owner) {
+    spdlog::info("-o noowner: famfs commands on this host write the log themselves, under the "
+                 "writer lock");
     return;
   }
-  if (::geteuid() != 0)
-    throw Error(EPERM, "-o owner: only root may own the writes of file system " + fs_uuid_text_ +
-                           " (its writer lock in " + master::kRunDir +
-                           " is root-only); mount as root or leave -o owner out");
+  if (::geteuid() != 0) {
+    spdlog::info("not run by root: famfs commands on this host write the log themselves (the "
+                 "writer lock and the control socket in {} are root's)", master::kRunDir);
+    return;
+  }
   std::optional<pid_t> holder;
   auto lock = master::WriterLock::try_acquire(fs_uuid_text_, master::kRunDir, &holder);
   if (!lock)
@@ -61,12 +63,49 @@ void Daemon::take_ownership() {
   owner_lock_ = std::move(*lock);
   writer_ = master::open_owned_writer({{opt_.mountpoint, opt_.device, false}, geo_, map_.bytes()},
                                       owner_host_, owner_events_);
-  spdlog::info("owning the writes of file system {} on this host (writer lock {})", fs_uuid_text_,
-               owner_lock_.path());
+  control_ = std::make_unique<ControlServer>(master::kRunDir, control_context());
+  spdlog::info("owning the writes of file system {} on this host (writer lock {}, control "
+               "socket {})", fs_uuid_text_, owner_lock_.path(), control_->path());
 }
 
-// fuse_daemonize forked: /proc/locks still names the parent that took the lock and exited.
-void Daemon::ownership_after_daemonize() { owner_lock_.record_holder(); }
+// fuse_daemonize forked: /proc/locks still names the parent that took the lock and exited,
+// and threads do not survive a fork, so the control socket is served from here on.
+void Daemon::ownership_after_daemonize() {
+  if (!writer_) return;
+  owner_lock_.record_holder();
+  control_->start();
+}
+
+ControlServer::Context Daemon::control_context() {
+  ControlServer::Context c{*writer_, fs_uuid_text_, opt_.mountpoint, {}, {}, {}};
+  c.entry_problem = [this](const omf::LogEntry& e) -> std::optional<std::string> {
+    std::string why;
+    std::shared_lock tl(table_mu_);
+    switch (ns_->check(e, &why)) {
+      case ApplyResult::CreatedFile:
+      case ApplyResult::CreatedDir: return std::nullopt;
+      case ApplyResult::Existed: // the same directory, made meanwhile by another command: harmless
+        if (e.famfs_log_entry_type == omf::kLogMkdir) return std::nullopt;
+        return why + " (made meanwhile by another famfs command?)";
+      case ApplyResult::Ignored: return "this entry type is not written by famfs commands (" + why + ")";
+      case ApplyResult::Skipped: return why;
+    }
+    return why;
+  };
+  c.claimed = [this](const Fmap& f) {
+    std::lock_guard rl(replay_mu_);
+    const Bitmap& b = replayer_->space().bitmap();
+    const uint64_t au = geo_.alloc_unit;
+    for (const Extent& x : f.extents) {
+      if (au == 0 || x.offset % au || x.len == 0) return false;
+      for (uint64_t bit = x.offset / au; bit < (x.offset + x.len + au - 1) / au; ++bit)
+        if (bit >= b.nbits() || !b.test(bit)) return false;
+    }
+    return !f.extents.empty();
+  };
+  c.logplay = [this] { return logplay_report(SIZE_MAX); };
+  return c;
+}
 
 // ---- the WriterHost the owned writer works over -----------------------------------------
 

@@ -11,6 +11,7 @@
 #include "dax/identity.hpp"
 #include "dax/mapping.hpp"
 #include "master/allocate.hpp"
+#include "master/forward_writer.hpp"
 #include "master/text.hpp"
 #include "master/writer_lock.hpp"
 #include "meta/append.hpp"
@@ -247,8 +248,13 @@ std::optional<LogplayReport> LocalWriter::logplay_now(bool warn) {
 
 } // namespace
 
+// The master's daemon owns the writes when its control socket answers; else this command
+// writes itself, under the writer lock (a daemon that does not own: -o noowner, not root).
 std::unique_ptr<Writer> Writer::open(const MountInfo& m, const WriterOptions& o, Events& ev) {
-  return std::make_unique<LocalWriter>(m, o, check_may_write(m, o), ev);
+  const omf::Superblock sb = check_may_write(m, o);
+  const std::string run_dir = o.run_dir.empty() ? std::string(kRunDir) : o.run_dir;
+  if (auto w = connect_owner(m, sb, run_dir, ev)) return w;
+  return std::make_unique<LocalWriter>(m, o, sb, ev);
 }
 
 } // namespace famfs::master

@@ -15,11 +15,12 @@
 #include <optional>
 #include <string>
 
+#include "proto/control.hpp"
 #include "proto/unique_fd.hpp"
 
 namespace famfs::master {
 
-inline constexpr const char* kRunDir = "/run/famfs";
+inline constexpr const char* kRunDir = proto::control::kRunDir;
 inline constexpr std::chrono::seconds kLockTimeoutDefault{30};
 inline constexpr const char* kLockTimeoutEnv = "FAMFS_LOCK_TIMEOUT_S";
 inline constexpr std::chrono::milliseconds kLockSayWaitingAfter{1000};
