@@ -8,6 +8,7 @@
 //   transport.cpp     the FUSE-over-io_uring transport's place in the session (uring.hpp)
 //   follow.cpp        following the log: the poller, refresh, invalidations, free space
 //   control.cpp       the status and logplay reports (control.hpp)
+//   owner.cpp         owning the file system's writes on this host (writer lock, writer())
 //   lookup_counts.cpp, invalidations.cpp: the containers those use
 #pragma once
 
@@ -28,12 +29,16 @@
 #include <vector>
 
 #include "daemon/control.hpp"
+#include "daemon/control_socket.hpp"
 #include "daemon/invalidations.hpp"
 #include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
 #include "daemon/notify.hpp"
 #include "daemon/uring.hpp"
+#include "daemon/owner.hpp"
 #include "dax/mapping.hpp"
+#include "master/writer.hpp"
+#include "master/writer_lock.hpp"
 #include "meta/geometry.hpp"
 #include "meta/namespace.hpp"
 #include "meta/replay.hpp"
@@ -60,6 +65,9 @@ struct Options {
   unsigned threads = FAMFS_DEFAULT_THREADS; // max worker threads
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
+  // A root read-write master mount owns the file system's writes on this host (writer(), the
+  // control socket); -o noowner leaves them to famfs commands (each under the writer lock).
+  bool owner = true;
   std::vector<std::string> kernel_options; // noexec, noatime, ... (daemon/mount_options.hpp)
   Transport transport = Transport::Dev; // -o transport= (default $FAMFS_TRANSPORT, else dev)
 };
@@ -98,6 +106,12 @@ class Daemon {
   void prepare();
   // Mount, (daemonize), serve until unmounted or signalled. Returns the exit status.
   int run();
+
+  // The file system's writer when this daemon owns it (a read-write master mount run by
+  // root that took /run/famfs/<fs-uuid>/writer.lock at start and holds it for life), else
+  // nullptr. Every method is safe to call from any FUSE worker thread at once. Its
+  // logplay() replays into this daemon's own namespace in-process (no xattr round trip).
+  master::Writer* writer() { return writer_.get(); }
 
   // ---- the FUSE operations (ops.cpp), called by the trampolines of ops_table.cpp ----------
   void op_init(struct fuse_conn_info* conn);
@@ -148,15 +162,22 @@ class Daemon {
   void mount_ready();                             // INIT answered: tell whoever started us
   std::string fmap_text(const Inode& n) const;
 
+  // ---- owner.cpp
+  friend class OwnerHost;
+  void take_ownership();                          // prepare(): lock, writer_
+  void ownership_after_daemonize();               // run(): the lock names this process
+  ControlServer::Context control_context();
+
   // ---- follow.cpp
   struct Refresh {
     ReplayReport report;
     bool ran = false;
   };
   Refresh refresh(bool forced);
+  Refresh refresh_locked(bool forced);           // caller holds replay_mu_
   void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
   void note_damage(const ReplayReport& r);
-  void recheck_applied(int64_t rounds);
+  void recheck_applied(uint64_t count);          // re-read `count` applied entries
   int64_t poll_interval_ms(int64_t now, int64_t current) const;
   void check_device();                           // poller: did the device shrink?
   bool log_gone() const { return live_size_.load() < geo_.data_start(); }
@@ -232,6 +253,13 @@ class Daemon {
   std::atomic<bool> allow_mmap_negotiated_{false};
   bool kernel_offers_uring_ = false;     // INIT offered FUSE_OVER_IO_URING
   std::unique_ptr<UringTransport> uring_; // set while INIT is answered, before any ring request
+
+  // Owning the writes (owner.cpp); last, so the writer goes before what it works over.
+  master::WriterLock owner_lock_;
+  OwnerHost owner_host_{*this};
+  OwnerEvents owner_events_;
+  std::unique_ptr<master::Writer> writer_;
+  std::unique_ptr<ControlServer> control_;        // its clients: famfs master commands
 };
 
 } // namespace famfs::daemon

@@ -77,6 +77,10 @@ void Daemon::check_device() {
 
 Daemon::Refresh Daemon::refresh(bool forced) {
   std::lock_guard rl(replay_mu_);
+  return refresh_locked(forced);
+}
+
+Daemon::Refresh Daemon::refresh_locked(bool forced) {
   Refresh out;
   if (log_gone()) return out; // never touch what the device no longer backs
   const uint64_t next = replayer_->log_next_index();
@@ -168,14 +172,14 @@ void Daemon::note_damage(const ReplayReport& r) {
   }
 }
 
-// A few applied entries per housekeeping round (`rounds` of them since the last call),
-// compared with what was applied (issue 8 defect 12).
-void Daemon::recheck_applied(int64_t rounds) {
+// A few applied entries per housekeeping round, compared with what was applied (issue 8
+// defect 12); `count` entries (the poller: kRecheckPerPoll per round since the last call).
+void Daemon::recheck_applied(uint64_t count) {
   std::optional<ReplayIssue> changed;
   {
     std::lock_guard rl(replay_mu_);
     if (log_gone()) return;
-    changed = replayer_->recheck_applied(kRecheckPerPoll * uint64_t(rounds));
+    changed = replayer_->recheck_applied(count);
   }
   std::lock_guard sl(status_mu_);
   if (changed && (!changed_ || changed_->index != changed->index))
@@ -238,7 +242,8 @@ void Daemon::poller_main() {
     try {
       if (housekeeping) check_device();
       refresh(false);
-      if (housekeeping) recheck_applied(std::max<int64_t>(1, interval / kHousekeepingMs));
+      if (housekeeping)
+        recheck_applied(kRecheckPerPoll * uint64_t(std::max<int64_t>(1, interval / kHousekeepingMs)));
     } catch (const std::exception& e) {
       spdlog::error("log refresh failed: {}", e.what());
     }

@@ -45,6 +45,8 @@ constexpr const char* kUsage =
     "  -o nodirect               serve file data through the page cache, not direct I/O\n"
     "  -o transport=dev|uring|auto  requests through /dev/fuse (default), FUSE-over-io_uring,\n"
     "                            or the ring when the kernel offers it (also $FAMFS_TRANSPORT)\n"
+    "  -o noowner                famfs commands write the log themselves (default: a root\n"
+    "                            read-write master mount owns the writes, -o owner)\n"
     "  -o ready_fd=N             (internal) write one byte to fd N when the mount is ready\n"
     "  -o noexec,nosuid,nodev,noatime,sync,...  generic mount options, for the kernel mount\n"
     "  -o sloppy                 ignore unknown options (mount -s) instead of refusing them\n"
@@ -116,6 +118,8 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err, bool& o_sloppy
     const auto t = parse_transport(v);
     if (!t) return err = "transport must be dev, uring or auto", false;
     o.transport = *t;
+  } else if (k == "owner" || k == "noowner") {
+    o.owner = k == "owner";
   } else if (k == "nodirect") {
     o.direct_io = false;
   } else if (k == "debug") {

@@ -286,7 +286,8 @@ std::string Namespace::path_of(Ino ino) const {
   return out;
 }
 
-ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string* why) {
+// Everything apply() checks, changing nothing; on CreatedFile/CreatedDir, `p` says where.
+ApplyResult Namespace::plan(const omf::LogEntry& e, Plan& p, std::string* why) const {
   auto skip = [&](std::string reason) {
     if (why) *why = std::move(reason);
     return ApplyResult::Skipped;
@@ -308,14 +309,13 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
   const std::optional<std::string_view> field =
       terminated_field(is_file ? e.famfs_fm.fm_relpath : e.famfs_md.md_relpath);
   if (!field) return skip("the path field has no terminating NUL within its 80 bytes");
-  std::string normalised; // only used when the stored path is not canonical
   std::string_view rel = *field;
   if (!is_canonical(rel)) {
     std::string reason;
     std::optional<std::string> n = normalise_relpath(rel, &reason);
     if (!n) return skip("bad path: " + reason);
-    normalised = std::move(*n);
-    rel = normalised;
+    p.normalised = std::move(*n); // only used when the stored path is not canonical
+    rel = p.normalised;
   }
 
   // .meta belongs to the daemon (issue 8): no entry may add to it, replace it or shadow it.
@@ -324,11 +324,10 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
     return skip(show(rel) + ": .meta is reserved for the file system's own files");
 
   // Part A §4: the map, before the table is touched.
-  DecodedFmap decoded{};
   if (is_file) {
-    decoded = fmap_from_log(e.famfs_fm.fm_fmap);
+    p.decoded = fmap_from_log(e.famfs_fm.fm_fmap);
     if (std::optional<std::string> bad =
-            validate_fmap(decoded, e.famfs_fm.fm_size, geo_.device_size, geo_.log_len,
+            validate_fmap(p.decoded, e.famfs_fm.fm_size, geo_.device_size, geo_.log_len,
                           geo_.alloc_unit))
       return skip("file " + show(rel) + ": " + *bad);
   }
@@ -367,10 +366,27 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
   }
   if (count_ >= std::numeric_limits<uint32_t>::max())
     return skip("the inode table is full (2^32 - 1 inodes)");
+  p.parent = parent;
+  p.name = name;
+  p.hash = hash;
+  p.pos = pos;
+  return is_file ? ApplyResult::CreatedFile : ApplyResult::CreatedDir;
+}
+
+ApplyResult Namespace::check(const omf::LogEntry& e, std::string* why) const {
+  Plan p;
+  return plan(e, p, why);
+}
+
+ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string* why) {
+  Plan p;
+  const ApplyResult r = plan(e, p, why);
+  if (r != ApplyResult::CreatedFile && r != ApplyResult::CreatedDir) return r;
+  const bool is_file = r == ApplyResult::CreatedFile;
 
   Inode n;
-  n.parent = parent;
-  n.name = std::string(name);
+  n.parent = p.parent;
+  n.name = std::string(p.name);
   n.log_index = index;
   if (is_file) {
     const omf::FileMeta& fm = e.famfs_fm;
@@ -378,7 +394,7 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
     n.uid = fm.fm_uid;
     n.gid = fm.fm_gid;
     n.size = fm.fm_size;
-    n.fmap = std::move(decoded.fmap);
+    n.fmap = std::move(p.decoded.fmap);
   } else {
     const omf::MkdirMeta& md = e.famfs_md;
     n.is_dir = true;
@@ -386,7 +402,7 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
     n.uid = md.md_uid;
     n.gid = md.md_gid;
   }
-  add(std::move(n), hash, pos);
+  add(std::move(n), p.hash, p.pos);
   if (is_file) {
     ++files_;
     return ApplyResult::CreatedFile;

@@ -80,6 +80,9 @@ class Namespace {
   // Apply a validated entry (seqnum and CRC already checked) from slot `index`.
   // Performs path (Part A §3) and extent (Part A §4) validation; on Skipped, *why says why.
   ApplyResult apply(const omf::LogEntry& e, uint64_t index, std::string* why = nullptr);
+  // What apply() would do with `e` now, changing nothing (the same rules): the master daemon
+  // checks an entry a client sends before it is written.
+  ApplyResult check(const omf::LogEntry& e, std::string* why = nullptr) const;
 
   // Room for `n` more inodes (at most 2^32 - 1 in all) without growing the lookup index or
   // the chunk table on the way: a replay about to apply n entries rehashes once instead of
@@ -96,6 +99,16 @@ class Namespace {
  private:
   static constexpr unsigned kChunkShift = 10; // 1024 inodes per chunk
   static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkShift;
+
+  struct Plan {
+    Ino parent = 0;
+    std::string_view name; // into the entry or `normalised`
+    uint32_t hash = 0;
+    std::size_t pos = 0;   // the empty index slot the probe found (add's slot hint)
+    DecodedFmap decoded{};
+    std::string normalised;
+  };
+  ApplyResult plan(const omf::LogEntry& e, Plan& p, std::string* why) const;
 
   Inode& at(Ino ino) { return chunks_[(ino - 1) >> kChunkShift][(ino - 1) & (kChunkSize - 1)]; }
   const Inode& at(Ino ino) const {

@@ -1,13 +1,28 @@
 """One writer per file system on a host (issue 8 defect 2, CLI part): the writer lock is keyed
 by the file system's UUID, so writers that reach one file system through different mounts or
-device paths still take the same lock."""
+device paths still take the same lock (when no daemon owns the writes: -o noowner mounts)."""
 
 import fcntl
 import os
 import time
 
+import pytest
+
 import famfs_harness as fh
 from test_cli_master_util import next_index
+
+
+@pytest.fixture
+def master(image):
+    h = fh.Host("master")
+    try:
+        h.mkfs(image)
+        h.mpt = h.mount(image, None, "-o", "noowner")
+        h.image = image
+        yield h
+    finally:
+        for mpt in list(h.mounts):
+            fh.cleanup_mount(mpt)
 
 
 def test_writers_through_two_paths_to_one_fs_share_the_lock(master):
@@ -19,7 +34,7 @@ def test_writers_through_two_paths_to_one_fs_share_the_lock(master):
         uuid = fh.status(master.mpt)["fs_uuid"]
         master.famfs("creat", "-s", "4k", os.path.join(master.mpt, "first"))
         lock = os.path.join("/run/famfs", uuid, "writer.lock")
-        mpt2 = master.mount(link, None, check=False)
+        mpt2 = master.mount(link, None, "-o", "noowner", check=False)
         if not isinstance(mpt2, str):
             # The mount itself refuses a second master mount of this file system: then two
             # writers cannot meet at all.

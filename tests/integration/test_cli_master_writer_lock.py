@@ -1,6 +1,7 @@
 """The writer lock of a file system (docs/design.md "One writer per host"): one per file
 system UUID in /run/famfs, root-only; no user of the mount can take it; a second writer says
-what it waits for and gives up after FAMFS_LOCK_TIMEOUT_S."""
+what it waits for and gives up after FAMFS_LOCK_TIMEOUT_S. The commands write themselves,
+under the lock, when no daemon owns the writes: the mounts here are -o noowner."""
 
 import fcntl
 import os
@@ -9,9 +10,25 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 import famfs_harness as fh
 
 RUN_DIR = "/run/famfs"
+
+
+@pytest.fixture
+def master(image):
+    """A master mount whose daemon leaves the writes to famfs commands (-o noowner)."""
+    h = fh.Host("master")
+    try:
+        h.mkfs(image)
+        h.mpt = h.mount(image, None, "-o", "noowner")
+        h.image = image
+        yield h
+    finally:
+        for mpt in list(h.mounts):
+            fh.cleanup_mount(mpt)
 
 
 def lock_path(mpt):
@@ -34,7 +51,7 @@ def test_user_holding_flock_on_the_log_does_not_stall_creat(image):
     mpt = None
     try:
         h.mkfs(image)
-        mpt = h.mount(image, None, "--allow-other")
+        mpt = h.mount(image, None, "--allow-other", "-o", "noowner")
         os.chmod(mpt, 0o755)
         holder = subprocess.Popen(["runuser", "-u", "nobody", "--", "flock",
                                    os.path.join(mpt, ".meta", ".log"), "sleep", "1000"],

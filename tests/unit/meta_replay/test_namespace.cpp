@@ -308,3 +308,25 @@ TEST_CASE("a moved-from table is empty and safe", "[namespace]") {
   CHECK(a.resolve("f") == 5u);
   CHECK(b.get(5) == nullptr);
 }
+
+TEST_CASE("check says what apply would do and changes nothing", "[namespace]") {
+  Namespace ns(geo8(), true);
+  REQUIRE(ns.apply(make_mkdir_entry("d", 0755, 0, 0), 0) == ApplyResult::CreatedDir);
+  const std::size_t n = ns.inode_count();
+  std::string why;
+  CHECK(ns.check(fentry("d/f")) == ApplyResult::CreatedFile);
+  CHECK(ns.check(make_mkdir_entry("d/e", 0755, 0, 0)) == ApplyResult::CreatedDir);
+  CHECK(ns.check(make_mkdir_entry("d", 0755, 0, 0)) == ApplyResult::Existed);
+  CHECK(ns.check(fentry("d"), &why) == ApplyResult::Skipped);
+  CHECK(why.find("is a directory") != std::string::npos);
+  CHECK(ns.check(fentry("x/f"), &why) == ApplyResult::Skipped);
+  CHECK(why.find("does not exist") != std::string::npos);
+  CHECK(ns.check(fentry(".meta/x"), &why) == ApplyResult::Skipped);
+  CHECK(ns.check(fentry("f", 0x100000), &why) == ApplyResult::Skipped); // inside the log
+  CHECK(ns.check(raw_path_mkdir("a//b/../c"), &why) == ApplyResult::Skipped); // parent a missing
+  CHECK(ns.check(raw_path_mkdir("d//./e")) == ApplyResult::CreatedDir);      // normalised
+  CHECK(ns.inode_count() == n);
+  CHECK_FALSE(ns.resolve("d/f"));
+  CHECK(ns.apply(fentry("d/f"), 1) == ApplyResult::CreatedFile);
+  CHECK(ns.check(fentry("d/f"), &why) == ApplyResult::Existed);
+}
