@@ -74,6 +74,7 @@ void check_mountpoint(const std::string& mpt) {
 Daemon::Daemon(Options opt) : opt_(std::move(opt)), ready_fd_(opt_.ready_fd) {}
 
 Daemon::~Daemon() {
+  stop_create();
   stop_ = true;
   wake_.notify_all();
   if (poller_.joinable()) poller_.join();
@@ -281,6 +282,7 @@ int Daemon::run() {
     set_logging_after_daemonize(opt_);
   }
   start_poller();
+  start_create();
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   fuse_loop_cfg_set_max_threads(cfg, opt_.threads);
@@ -289,6 +291,7 @@ int Daemon::run() {
   int rc = fuse_session_loop_mt(se_, cfg);
   notify_.stopping();
   fuse_loop_cfg_destroy(cfg);
+  stop_create();
   stop_ = true;
   wake_.notify_all();
   if (poller_.joinable()) poller_.join();

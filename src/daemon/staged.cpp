@@ -48,6 +48,18 @@ uint64_t next_extent_len(std::size_t nextents, uint64_t need, uint64_t au) {
   return std::max(round_up(need, au), round_up(grow, au));
 }
 
+// Adjacent allocations as one extent (the map of the FILE entry).
+std::vector<Extent> merged(const std::vector<Extent>& ext) {
+  std::vector<Extent> out;
+  for (const Extent& x : ext) {
+    if (!out.empty() && out.back().offset + out.back().len == x.offset)
+      out.back().len += x.len;
+    else
+      out.push_back(x);
+  }
+  return out;
+}
+
 uint64_t StagedFile::capacity() const {
   uint64_t c = 0;
   for (const Extent& x : extents) c = sat_add(c, x.len);
@@ -56,7 +68,7 @@ uint64_t StagedFile::capacity() const {
 
 Fmap StagedFile::fmap() const {
   Fmap m;
-  m.extents = extents;
+  m.extents = merged(extents);
   return m;
 }
 
@@ -74,6 +86,12 @@ StagedPtr StagedTable::create(Ino parent, std::string_view name, uint32_t mode, 
   Key k{parent, std::string(name)};
   if (by_name_.count(k)) {
     *err = EEXIST;
+    return nullptr;
+  }
+  try {
+    space_.reserve_slot();
+  } catch (const Error&) {
+    *err = ENOSPC;
     return nullptr;
   }
   auto f = std::make_shared<StagedFile>();
@@ -105,6 +123,10 @@ StagedPtr StagedTable::get(Ino ino) const {
 std::optional<StagedAttr> StagedTable::attr(Ino ino) const {
   StagedPtr f = get(ino);
   if (!f) return std::nullopt;
+  return attr_of(f);
+}
+
+StagedAttr StagedTable::attr_of(const StagedPtr& f) const {
   StagedAttr a;
   {
     std::lock_guard lk(mu_);
@@ -118,6 +140,11 @@ std::optional<StagedAttr> StagedTable::attr(Ino ino) const {
   a.size = f->size;
   a.capacity = f->capacity();
   return a;
+}
+
+std::pair<Ino, std::string> StagedTable::name_of(const StagedPtr& f) const {
+  std::lock_guard lk(mu_);
+  return {f->parent, f->name};
 }
 
 void StagedTable::erase_name(StagedFile& f) {
@@ -216,6 +243,12 @@ void StagedTable::release(const StagedPtr& f, int64_t now_ms) {
   std::lock_guard lk(mu_);
   if (f->opens) --f->opens;
   if (f->opens) return;
+  if (f->broken && !f->unlinked && !f->committed) {
+    spdlog::warn("{}: a write to it failed: discarded at its last close, not committed (its "
+                 "space is free)", f->name);
+    erase_name(*f);
+    f->unlinked = true;
+  }
   if (f->unlinked) {
     discard_locked(*f);
     maybe_drop(f->ino);
@@ -236,10 +269,11 @@ int StagedTable::ensure_capacity(StagedFile& f, uint64_t end, bool one_extent,
                                  const std::string& what) {
   uint64_t cap = f.capacity();
   while (cap < end) {
-    if (f.extents.size() >= omf::kMaxExtents) {
+    const std::size_t runs = merged(f.extents).size();
+    if (runs >= omf::kMaxExtents) {
       spdlog::warn("{}: file too large for a staged file: {} extents (the format's limit) hold "
                    "{} bytes, {} asked for (EFBIG); size it first with fallocate or truncate",
-                   what, f.extents.size(), cap, end);
+                   what, runs, cap, end);
       return EFBIG;
     }
     const uint64_t need = end - cap;
@@ -261,10 +295,7 @@ int StagedTable::ensure_capacity(StagedFile& f, uint64_t end, bool one_extent,
       spdlog::error("{}: the allocator gave space outside the device; write refused", what);
       return EIO;
     }
-    if (!f.extents.empty() && f.extents.back().offset + f.extents.back().len == x.offset)
-      f.extents.back().len += x.len;
-    else
-      f.extents.push_back(x);
+    f.extents.push_back(x); // as allocated: each is given back as it was taken
     cap += x.len;
   }
   return 0;
@@ -289,7 +320,10 @@ int StagedTable::write(const StagedPtr& f, const char* buf, uint64_t len, uint64
   if (f->discarded) return EIO;
   if (off > kU64Max - len || off + len > kMaxFileSize) return EFBIG;
   const uint64_t end = off + len;
-  if (int e = ensure_capacity(*f, end, false, what)) return e;
+  if (int e = ensure_capacity(*f, end, false, what)) {
+    f->broken = true;
+    return e;
+  }
   if (off > f->size) zero(*f, f->size, off - f->size);
   bool cached = false;
   for_each_run(f->extents, dev_, off, len, [&](std::byte* p, uint64_t at, uint64_t l) {
@@ -400,13 +434,22 @@ Fmap StagedTable::trim_for_commit(const StagedPtr& f, const std::string& what) {
   shrink(*f, keep);
   const uint64_t tail_end = std::min(round_up(f->size, kPage), f->capacity());
   if (tail_end > f->size) zero(*f, f->size, tail_end - f->size);
-  if (f->dirty_lo < f->dirty_hi)
-    for_each_run(f->extents, dev_, f->dirty_lo, f->dirty_hi - f->dirty_lo,
+  flush_dirty(*f);
+  return f->fmap();
+}
+
+void StagedTable::flush_dirty(StagedFile& f) {
+  if (f.dirty_lo < f.dirty_hi)
+    for_each_run(f.extents, dev_, f.dirty_lo, f.dirty_hi - f.dirty_lo,
                  [&](std::byte* p, uint64_t, uint64_t l) { cache_.flush(p, l); });
   cache_.fence();
-  f->dirty_lo = kU64Max;
-  f->dirty_hi = 0;
-  return f->fmap();
+  f.dirty_lo = kU64Max;
+  f.dirty_hi = 0;
+}
+
+void StagedTable::flush(const StagedPtr& f) {
+  std::unique_lock fl(f->mu);
+  if (!f->discarded) flush_dirty(*f);
 }
 
 void StagedTable::committed(const StagedPtr& f, Ino ino) {
@@ -441,6 +484,7 @@ void StagedTable::discard_locked(StagedFile& f) {
   std::unique_lock fl(f.mu);
   if (f.discarded) return;
   if (!f.extents.empty()) space_.release(f.extents);
+  if (!f.committed) space_.release_slot();
   f.extents.clear();
   f.size = 0;
   f.discarded = true;

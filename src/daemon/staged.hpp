@@ -13,6 +13,7 @@
 // its size and extents (the data path takes only that one). Order: table, then file.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -36,14 +37,20 @@ namespace famfs::daemon {
 // Staged inode numbers start here, far above any the log can give (one per slot).
 inline constexpr Ino kStagedInoBase = Ino{1} << 48;
 inline bool is_staged_ino(Ino ino) { return ino >= kStagedInoBase; }
+// readdir offsets of staged children start here, above any offset of a logged child.
+inline constexpr uint64_t kStagedDirOff = uint64_t{1} << 62;
 
-// Where staged files get their space. allocate() returns one extent of round_up(size, AU) or
-// throws famfs::Error (ENOSPC with a message naming `what` and the free space).
+// Where staged files get their space and log slots. allocate() returns one extent of
+// round_up(size, AU) or throws famfs::Error (ENOSPC with a message naming `what` and the free
+// space). Each staged file holds one reserved log slot from create to commit or discard
+// (reserve_slot throws famfs::Error when the log is full), so a commit never finds it full.
 class SpaceSource {
  public:
   virtual ~SpaceSource() = default;
   virtual Extent allocate(uint64_t size, const std::string& what) = 0;
   virtual void release(const std::vector<Extent>& extents) = 0;
+  virtual void reserve_slot() = 0;
+  virtual void release_slot() = 0;
 };
 
 // The growth policy: the length of the next extent of a file holding `nextents` extents that
@@ -64,16 +71,18 @@ struct StagedFile {
   bool committing = false;    // handed to the committer
   int64_t due_ms = -1;        // closed: commit at this time (-1: open or not due)
   Ino committed = 0;          // namespace inode after commit (0: staged)
+  // A write failed (ENOSPC, EFBIG): the file is incomplete, discarded at the last release.
+  std::atomic<bool> broken{false};
   // Under `mu`:
   mutable std::shared_mutex mu;
   uint64_t size = 0;
-  std::vector<Extent> extents;
+  std::vector<Extent> extents; // the allocations, in file order (fmap() merges adjacent ones)
   bool discarded = false;     // space given back: no more I/O
   uint64_t dirty_lo = ~0ULL;  // bytes still in CPU caches, flushed at commit
   uint64_t dirty_hi = 0;
 
   uint64_t capacity() const; // caller holds mu
-  Fmap fmap() const;         // caller holds mu
+  Fmap fmap() const;         // caller holds mu; adjacent allocations merged
 };
 using StagedPtr = std::shared_ptr<StagedFile>;
 
@@ -99,12 +108,14 @@ class StagedTable {
   StagedTable(SpaceSource& space, std::span<std::byte> dev, uint64_t au, CacheOps cache,
               Store store, int64_t commit_delay_ms);
 
-  // ---- names (errno on failure: EEXIST, ENOENT, EBUSY)
+  // ---- names (errno on failure: EEXIST, ENOENT, EBUSY; ENOSPC when the log is full)
   StagedPtr create(Ino parent, std::string_view name, uint32_t mode, uint32_t uid, uint32_t gid,
                    int* err);
   StagedPtr lookup(Ino parent, std::string_view name) const; // staged (not committed) only
   StagedPtr get(Ino ino) const;                              // staged or committed alias
   std::optional<StagedAttr> attr(Ino ino) const;
+  StagedAttr attr_of(const StagedPtr& f) const;
+  std::pair<Ino, std::string> name_of(const StagedPtr& f) const; // (parent, name)
   // Rename a staged file. A staged file at the target is replaced (EBUSY while it is open);
   // `noreplace`: EEXIST instead.
   int rename(Ino parent, std::string_view name, Ino newparent, std::string_view newname,
@@ -121,7 +132,8 @@ class StagedTable {
   void forget(Ino ino, uint64_t n);
   // A new handle; false when the file is being committed or was (open the committed inode).
   bool open(const StagedPtr& f);
-  // The last release makes the file due for commit after the delay.
+  // The last release makes the file due for commit after the delay (a broken file is
+  // discarded instead).
   void release(const StagedPtr& f, int64_t now_ms);
   // A change by name after close (chmod, rename, utimes): the delay starts again.
   void touch(const StagedPtr& f, int64_t now_ms);
@@ -132,6 +144,8 @@ class StagedTable {
             const std::string& what);
   uint64_t read(const StagedPtr& f, char* buf, uint64_t len, uint64_t off) const;
   int truncate(const StagedPtr& f, uint64_t size, const std::string& what);
+  // fsync: the bytes written so far out of the CPU caches (the file is still staged).
+  void flush(const StagedPtr& f);
   // fallocate(2) mode 0 or FALLOC_FL_KEEP_SIZE (`keep_size`).
   int fallocate(const StagedPtr& f, uint64_t off, uint64_t len, bool keep_size,
                 const std::string& what);
@@ -166,6 +180,7 @@ class StagedTable {
   void zero(StagedFile& f, uint64_t off, uint64_t len);
   void mark_dirty(StagedFile& f, uint64_t off, uint64_t len);
   void shrink(StagedFile& f, uint64_t keep); // give back whole units past `keep` bytes
+  void flush_dirty(StagedFile& f);            // caller holds f.mu exclusive
   void discard_locked(StagedFile& f); // caller holds the table's mutex, not f.mu
   void erase_name(StagedFile& f);     // caller holds the table's mutex
   void maybe_drop(Ino ino);           // caller holds the table's mutex

@@ -40,6 +40,16 @@ struct FakeSpace : SpaceSource {
         used[u] = false;
       }
   }
+  int64_t slots = 0;
+  int64_t slot_limit = 1000;
+  void reserve_slot() override {
+    if (slots == slot_limit) throw Error(ENOMEM, "log full");
+    ++slots;
+  }
+  void release_slot() override {
+    REQUIRE(slots > 0);
+    --slots;
+  }
   uint64_t held() const {
     uint64_t n = 0;
     for (bool b : used) n += b;
@@ -111,6 +121,10 @@ TEST_CASE("staged names: create, lookup, rename, unlink, children") {
   fx.t.release(a, 0);
   CHECK(fx.space.held() == 0);
   CHECK(fx.t.counts().files == 0);
+  CHECK(fx.space.slots == 0); // each discarded file gave its log slot back
+  fx.space.slot_limit = 0;
+  CHECK_FALSE(fx.t.create(kRootIno, "full", 0644, 0, 0, &err));
+  CHECK(err == ENOSPC);
 }
 
 TEST_CASE("staged data: writes grow by doubling extents, holes read as zeros") {
@@ -165,8 +179,9 @@ TEST_CASE("staged data: never past free space, and the file keeps what it has") 
   CHECK(fx.t.write(f, "s", 1, 3 * kAu, "f") == ENOSPC);
   CHECK(f->size == 2 * kAu + 1);
   CHECK(fx.t.truncate(f, 10 * kAu, "f") == ENOSPC);
-  fx.t.release(f, 0);
-  CHECK(fx.t.unlink(kRootIno, "f") == 0);
+  fx.t.release(f, 0); // a write failed: discarded, never due
+  CHECK_FALSE(fx.t.lookup(kRootIno, "f"));
+  CHECK(fx.t.take_due(1000, true).empty());
   CHECK(fx.space.held() == kUnits - 3);
 }
 
