@@ -8,6 +8,7 @@
 //   follow.cpp        following the log: the poller, refresh, invalidations, free space
 //   control.cpp       the status and logplay reports (control.hpp)
 //   ops_create.cpp    create through the master's mount: mkdir, staged files (staged.hpp)
+//   owner.cpp         owning the file system's writes on this host (writer lock, writer())
 //   lookup_counts.cpp, invalidations.cpp: the containers those use
 #pragma once
 
@@ -32,7 +33,10 @@
 #include "dax/device.hpp"
 #include "daemon/notify.hpp"
 #include "daemon/staged.hpp"
+#include "daemon/owner.hpp"
 #include "dax/mapping.hpp"
+#include "master/writer.hpp"
+#include "master/writer_lock.hpp"
 #include "meta/geometry.hpp"
 #include "meta/namespace.hpp"
 #include "meta/replay.hpp"
@@ -40,10 +44,6 @@
 #include "proto/daemon_defaults.h"
 #include "proto/unique_fd.hpp"
 #include "proto/xattr.h"
-
-namespace famfs::master {
-class Writer;
-}
 
 namespace famfs::daemon {
 
@@ -64,6 +64,9 @@ struct Options {
   unsigned threads = FAMFS_DEFAULT_THREADS; // max worker threads
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
+  // -o owner (transitional, until CLI commands are clients of the daemon): a root read-write
+  // master mount owns the file system's writes on this host (writer()).
+  bool owner = false;
   std::vector<std::string> kernel_options; // noexec, noatime, ... (daemon/mount_options.hpp)
 };
 
@@ -106,6 +109,12 @@ class Daemon {
   void prepare();
   // Mount, (daemonize), serve until unmounted or signalled. Returns the exit status.
   int run();
+
+  // The file system's writer when this daemon owns it (a read-write master mount run by
+  // root that took /run/famfs/<fs-uuid>/writer.lock at start and holds it for life), else
+  // nullptr. Every method is safe to call from any FUSE worker thread at once. Its
+  // logplay() replays into this daemon's own namespace in-process (no xattr round trip).
+  master::Writer* writer() { return writer_.get(); }
 
   // ---- the FUSE operations (ops.cpp), called by the trampolines of ops_table.cpp ----------
   void op_init(struct fuse_conn_info* conn);
@@ -151,8 +160,6 @@ class Daemon {
   void refuse(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name, int err,
               const char* why);
 
-  // PLACEHOLDER until wp-owner's `daemon owns the writer:` is merged (it defines this).
-  master::Writer* writer() { return nullptr; }
 
   // ---- raw I/O on /dev/fuse (negotiate.cpp; fuse_session_custom_io), to see INIT and amend
   // its reply.
@@ -170,15 +177,21 @@ class Daemon {
   void mount_ready();                             // INIT answered: tell whoever started us
   std::string fmap_text(const Inode& n) const;
 
+  // ---- owner.cpp
+  friend class OwnerHost;
+  void take_ownership();                          // prepare(): lock, writer_
+  void ownership_after_daemonize();               // run(): the lock names this process
+
   // ---- follow.cpp
   struct Refresh {
     ReplayReport report;
     bool ran = false;
   };
   Refresh refresh(bool forced);
+  Refresh refresh_locked(bool forced);           // caller holds replay_mu_
   void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
   void note_damage(const ReplayReport& r);
-  void recheck_applied();
+  void recheck_applied(uint64_t count);          // re-read `count` applied entries
   void check_device();                           // poller: did the device shrink?
   bool log_gone() const { return live_size_.load() < geo_.data_start(); }
   std::optional<ReplayIssue> current_damage();   // replay damage, else a changed entry
@@ -271,6 +284,11 @@ class Daemon {
   std::mutex commit_mu_;
   std::condition_variable commit_wake_;  // a release, or stop
   bool commit_stop_ = false;             // under commit_mu_
+  // Owning the writes (owner.cpp); last, so the writer goes before what it works over.
+  master::WriterLock owner_lock_;
+  OwnerHost owner_host_{*this};
+  OwnerEvents owner_events_;
+  std::unique_ptr<master::Writer> writer_;
 };
 
 } // namespace famfs::daemon

@@ -23,11 +23,12 @@ TEST_CASE("status report: every documented key, nulls where nothing is known", "
        {"role", "device", "mountpoint", "fs_uuid", "system_uuid", "capacity_bytes", "free_bytes",
         "allocated_bytes", "entries_used", "entries_total", "files", "directories",
         "last_replay_unix_ms", "replay_lag_ms", "refresh_ms", "damaged", "damage_index",
-        "damage_reason", "skipped_entries", "collisions", "read_only", "pid", "direct_io",
+        "damage_reason", "skipped_entries", "collisions", "read_only", "owner", "pid", "direct_io",
         "direct_io_allow_mmap", "kernel_proto_minor", "invalidations_unsent", "lookup_refs",
         "inodes_known_to_kernel"})
     CHECK(j.contains(k));
-  CHECK(j.size() == 28);
+  CHECK(j.size() == 29);
+  CHECK(j["owner"] == false);
   CHECK(j["capacity_bytes"] == 1ull << 40);
   CHECK(j["replay_lag_ms"].is_null());
   CHECK(j["damaged"] == false);
