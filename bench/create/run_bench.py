@@ -129,7 +129,7 @@ def big_round(a, src, size, owner_opts, work):
     shm = os.path.join("/dev/shm", TAG + "-tmpfs-dst")
     t_tmpfs = timed(lambda: subprocess.run(["cp", src, shm], check=True))
     os.unlink(shm)
-    fs = Fs(a.build, work, size + (1 << 30), owner_opts)
+    fs = Fs(a.build, work, max(size + (1 << 30), 4 << 30), owner_opts)
     try:
         t_mount = timed(lambda: fs.run(["cp", src, os.path.join(fs.mpt, "big")]))
     finally:
