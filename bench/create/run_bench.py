@@ -51,9 +51,13 @@ class Fs:
         os.close(fd)
         os.truncate(self.image, size)
         self.mpt = tempfile.mkdtemp(prefix=TAG + "-mpt-", dir=work)
-        self.run([self.bin("src/cli/mkfs.famfs"), "-l", "64m", self.image])
-        self.run([self.bin("src/cli/famfs"), "mount", *owner_opts, "--log-file",
-                  os.path.join(work, "fused.log"), self.image, self.mpt])
+        try:
+            self.run([self.bin("src/cli/mkfs.famfs"), "-l", "64m", self.image])
+            self.run([self.bin("src/cli/famfs"), "mount", *owner_opts, "--log-file",
+                      os.path.join(work, "fused.log"), self.image, self.mpt])
+        except Exception:
+            os.unlink(self.image)
+            raise
 
     def bin(self, rel):
         return os.path.join(self.build, rel)
