@@ -7,7 +7,7 @@ PKGS=(meson ninja-build pkg-config g++ libfuse3-dev fuse3 libdaxctl-dev libndctl
       libspdlog-dev libcli11-dev catch2 zlib1g-dev libdeflate-dev uuid-dev nlohmann-json3-dev
       libyaml-dev libsystemd-dev liburing-dev util-linux)
 if [ "${1:-}" = "--test" ]; then
-  PKGS+=(xz-utils attr python3 python3-pytest fio qemu-system-x86 cpio busybox-static
+  PKGS+=(xz-utils attr python3 python3-pytest fio rsync qemu-system-x86 cpio busybox-static
          dpkg-dev groff-base man-db clang libclang-rt-14-dev debhelper lintian fakeroot
          python3-prometheus-client systemd-container debootstrap python3-matplotlib)
 fi

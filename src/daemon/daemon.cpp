@@ -70,6 +70,7 @@ void check_mountpoint(const std::string& mpt) {
 Daemon::Daemon(Options opt) : opt_(std::move(opt)), ready_fd_(opt_.ready_fd) {}
 
 Daemon::~Daemon() {
+  stop_create();
   stop_ = true;
   wake_.notify_all();
   if (poller_.joinable()) poller_.join();
@@ -264,6 +265,7 @@ int Daemon::run() {
   }
   ownership_after_daemonize();
   start_poller();
+  start_create();
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   fuse_loop_cfg_set_max_threads(cfg, opt_.threads);
@@ -273,6 +275,7 @@ int Daemon::run() {
   stop_ring();
   notify_.stopping();
   fuse_loop_cfg_destroy(cfg);
+  stop_create();
   stop_ = true;
   wake_.notify_all();
   if (poller_.joinable()) poller_.join();

@@ -8,6 +8,7 @@
 //   transport.cpp     the FUSE-over-io_uring transport's place in the session (uring.hpp)
 //   follow.cpp        following the log: the poller, refresh, invalidations, free space
 //   control.cpp       the status and logplay reports (control.hpp)
+//   ops_create.cpp    create through the master's mount: mkdir, staged files (staged.hpp)
 //   owner.cpp         owning the file system's writes on this host (writer lock, writer())
 //   lookup_counts.cpp, invalidations.cpp: the containers those use
 #pragma once
@@ -35,6 +36,7 @@
 #include "dax/device.hpp"
 #include "daemon/notify.hpp"
 #include "daemon/uring.hpp"
+#include "daemon/staged.hpp"
 #include "daemon/owner.hpp"
 #include "dax/mapping.hpp"
 #include "master/writer.hpp"
@@ -45,6 +47,7 @@
 #include "meta/superblock.hpp"
 #include "proto/daemon_defaults.h"
 #include "proto/unique_fd.hpp"
+#include "proto/xattr.h"
 
 namespace famfs::daemon {
 
@@ -81,6 +84,13 @@ inline constexpr std::size_t kMaxNegativeNames = 16384;
 
 // Largest read or write request (max_read / max_write), also the st_blksize served.
 inline constexpr uint64_t kMaxIo = uint64_t{1} << 20;
+// Writes at least this big bypass the CPU caches (streaming stores).
+inline constexpr size_t kStreamMin = 64 * 1024;
+// The extended attributes every inode has (docs/design.md lists them).
+inline constexpr const char* kXattrCommon[] = {FAMFS_XATTR_DEVICE, FAMFS_XATTR_ROLE,
+                                               FAMFS_XATTR_SYSTEM_UUID, FAMFS_XATTR_FS_UUID};
+// Answer a getxattr/listxattr with `v`: its size for a probe, ERANGE when it does not fit.
+void reply_xattr(fuse_req_t req, const std::string& v, size_t size);
 
 // Per-open state of a regular file: an immutable copy of what the data path needs, so reads
 // and writes take no lock and allocate nothing.
@@ -91,6 +101,7 @@ struct OpenFile {
   bool writable = false;
   std::atomic<uint64_t> dirty_lo{~0ULL}; // written range, flushed from CPU caches on fsync/release
   std::atomic<uint64_t> dirty_hi{0};
+  StagedPtr staged;   // a staged file (ops_create.cpp): its own data path, no fmap
 };
 
 // The FUSE operations famfs-fused serves (ops_table.cpp); `userdata` of the session.
@@ -131,9 +142,34 @@ class Daemon {
   void op_statfs(fuse_req_t req);
   void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
   void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  // ---- create through the master's mount (ops_create.cpp); ops_table.cpp dispatches staged
+  // inodes and handles to the staged_* functions.
+  void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                 struct fuse_file_info* fi);
+  void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+                 const char* newname, unsigned flags);
+  void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                    struct fuse_file_info* fi);
+  bool staged_lookup(fuse_req_t req, fuse_ino_t parent, const char* name); // true: answered
+  void staged_forget(fuse_ino_t ino, uint64_t nlookup);
+  void staged_getattr(fuse_req_t req, fuse_ino_t ino);
+  void staged_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set);
+  void staged_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi);
+  void staged_release(fuse_req_t req, struct fuse_file_info* fi);
+  void staged_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info* fi);
+  void staged_write(fuse_req_t req, const char* buf, size_t size, off_t off,
+                    struct fuse_file_info* fi);
+  void staged_fsync(fuse_req_t req, struct fuse_file_info* fi);
+  void staged_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
+  void staged_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+
   // An operation famfs does not do: change nothing, log one line, reply `err`.
   void refuse(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name, int err,
               const char* why);
+
 
   // ---- raw I/O on /dev/fuse (negotiate.cpp; fuse_session_custom_io), to see INIT and amend
   // its reply.
@@ -196,6 +232,24 @@ class Daemon {
   std::string logplay_report(size_t caller_size);
   ServiceState service_state(); // for notify_ (defined in notify.cpp)
 
+  // ---- ops_create.cpp
+  void start_create();  // run(): staged files on when this daemon owns the writer
+  void stop_create();   // run(): commit what is closed, stop the committer
+  void committer_main();
+  void wake_committer();
+  void commit_batch(std::vector<StagedPtr>& batch);
+  std::string staged_relpath(const StagedPtr& f);
+  bool create_refused(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name,
+                      const char* client_why);
+  int new_name_in(fuse_ino_t parent, const char* name, std::string* rel, bool check_staged);
+  StagedPtr make_staged(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name,
+                        mode_t mode);
+  void fill_staged_stat(const StagedAttr& a, struct stat* st) const;
+  void staged_entry(const StagedPtr& f, fuse_entry_param* e);
+  // readdir: staged children after the logged ones (caller holds table_mu_ shared).
+  size_t add_staged_dirents(fuse_req_t req, fuse_ino_t dir, char* buf, size_t pos, size_t size,
+                            off_t off, bool plus);
+
   Options opt_;
   ServiceNotifier notify_;        // systemd: READY, STATUS, WATCHDOG, STOPPING
   std::optional<dax::Device> dev_;
@@ -254,6 +308,13 @@ class Daemon {
   bool kernel_offers_uring_ = false;     // INIT offered FUSE_OVER_IO_URING
   std::unique_ptr<UringTransport> uring_; // set while INIT is answered, before any ring request
 
+  // Create through the mount (ops_create.cpp): null unless this daemon owns the writer.
+  std::unique_ptr<SpaceSource> staged_space_;
+  std::unique_ptr<StagedTable> staged_;
+  std::thread committer_;
+  std::mutex commit_mu_;
+  std::condition_variable commit_wake_;  // a release, or stop
+  bool commit_stop_ = false;             // under commit_mu_
   // Owning the writes (owner.cpp); last, so the writer goes before what it works over.
   master::WriterLock owner_lock_;
   OwnerHost owner_host_{*this};

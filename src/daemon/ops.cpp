@@ -25,7 +25,6 @@ namespace famfs::daemon {
 namespace {
 
 constexpr size_t kMaxIov = 512;           // stack iovecs for one multi-run read
-constexpr size_t kStreamMin = 64 * 1024;  // writes at least this big bypass the CPU caches
 constexpr size_t kMaxReaddirBuf = kMaxIo; // one readdir reply at most
 constexpr uint64_t kStatfsBlock = 4096;   // f_bsize / f_frsize
 constexpr uint64_t kStatBlock = 512;      // st_blocks unit
@@ -36,19 +35,15 @@ constexpr int64_t kNsPerSec = 1000000000;
 // How long a forced replay waits for the poller to send its invalidations.
 constexpr std::chrono::milliseconds kLogplayInvalWait{500};
 
-constexpr const char* kXattrCommon[] = {FAMFS_XATTR_DEVICE, FAMFS_XATTR_ROLE,
-                                        FAMFS_XATTR_SYSTEM_UUID, FAMFS_XATTR_FS_UUID};
-
 bool is_meta_inode(Ino ino) { return ino == kMetaDirIno || ino == kSuperblockIno || ino == kLogIno; }
 
-// Reply to a getxattr/listxattr with `v`: its size for a probe, ERANGE when it does not fit.
+} // namespace
+
 void reply_xattr(fuse_req_t req, const std::string& v, size_t size) {
   if (size == 0) return (void)fuse_reply_xattr(req, v.size());
   if (size < v.size()) return (void)fuse_reply_err(req, ERANGE);
   fuse_reply_buf(req, v.data(), v.size());
 }
-
-} // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Attributes and directories
@@ -171,6 +166,7 @@ void Daemon::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
     if (!d) return (void)fuse_reply_err(req, ENOENT);
     if (!d->is_dir) return (void)fuse_reply_err(req, ENOTDIR);
     const uint64_t total = 2 + d->children.size(); // ".", "..", then the children
+    bool full = false;
     for (uint64_t i = off < 0 ? 0 : uint64_t(off); i < total; ++i) {
       Ino cino;
       const char* name;
@@ -194,17 +190,18 @@ void Daemon::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
         e.generation = kGeneration;
         e.attr_timeout = e.entry_timeout = opt_.timeout;
         ent = fuse_add_direntry_plus(req, buf.data() + pos, size - pos, name, &e, off_t(i + 1));
-        if (ent > size - pos) break;
+        if ((full = ent > size - pos)) break;
         if (i >= 2) lookups_->add(cino, 1); // the kernel takes a reference for all but . and ..
       } else {
         struct stat st {};
         st.st_ino = cino;
         st.st_mode = (i < 2 || ns_->get(cino)->is_dir) ? S_IFDIR : S_IFREG;
         ent = fuse_add_direntry(req, buf.data() + pos, size - pos, name, &st, off_t(i + 1));
-        if (ent > size - pos) break;
+        if ((full = ent > size - pos)) break;
       }
       pos += ent;
     }
+    if (!full) pos = add_staged_dirents(req, ino, buf.data(), pos, size, off, plus);
   }
   fuse_reply_buf(req, buf.data(), pos);
 }
