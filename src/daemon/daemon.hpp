@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "daemon/control.hpp"
+#include "daemon/host_slot.hpp"
 #include "daemon/invalidations.hpp"
 #include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
@@ -71,6 +72,8 @@ inline constexpr uint64_t kMaxIo = uint64_t{1} << 20;
 // and writes take no lock and allocate nothing.
 struct OpenFile {
   Ino ino = 0;
+  uint64_t log_index = kNoLogIndex; // published as this host's oldest open (host_slot.hpp)
+  uint64_t epoch = 0;               // Daemon::serve_epoch_ at open: an eviction fails it
   uint64_t size = 0;
   Fmap fmap;
   bool writable = false;
@@ -108,6 +111,10 @@ class Daemon {
   void op_statfs(fuse_req_t req);
   void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
   void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  // unlink(2)/rmdir(2) of a committed (logged) object through the master's mount: one DELETE
+  // entry through writer() (ops_remove.cpp; docs/delete.md). Clients and a file system
+  // without delete: EPERM as before, with the reason logged.
+  void remove_committed(fuse_req_t req, fuse_ino_t parent, const char* name, bool is_rmdir);
   // An operation famfs does not do: change nothing, log one line, reply `err`.
   void refuse(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name, int err,
               const char* why);
@@ -135,6 +142,7 @@ class Daemon {
   };
   Refresh refresh(bool forced);
   void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
+  void note_removed(const ReplayReport& r);      // same (ops_remove.cpp)
   void note_damage(const ReplayReport& r);
   void recheck_applied();
   void check_device();                           // poller: did the device shrink?
@@ -152,6 +160,13 @@ class Daemon {
   std::string status_report();
   std::string logplay_report(size_t caller_size);
   ServiceState service_state(); // for notify_ (defined in notify.cpp)
+  void add_delete_figures(StatusFigures& f); // ops_remove.cpp
+
+  // ---- host_slot.cpp (only with delete enabled; docs/delete.md)
+  void start_host_slot();   // prepare(), before the first replay
+  void publish_host_slot(); // the poller, after each refresh
+  void stop_host_slot();    // clean unmount: LEAVING
+  bool serving() const;     // false: EIO (this host may have been considered gone)
 
   Options opt_;
   ServiceNotifier notify_;        // systemd: READY, STATUS, WATCHDOG, STOPPING
@@ -189,6 +204,12 @@ class Daemon {
   std::optional<ReplayIssue> changed_;   // an applied entry rewritten since
   uint64_t logged_damage_index_ = ~0ULL;
   LogplayReports logplay_;
+
+  std::unique_ptr<HostSlotKeeper> slots_;
+  std::optional<dax::Device> slot_dev_;  // -o ro with delete: a writable mapping for the slot
+  dax::Mapping slot_map_;
+  OpenIndexes opens_;
+  std::atomic<uint64_t> serve_epoch_{0}; // bumped by an eviction: older OpenFiles fail (EIO)
 
   InvalidationQueue inval_;
   std::condition_variable wake_;

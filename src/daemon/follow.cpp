@@ -95,6 +95,7 @@ Daemon::Refresh Daemon::refresh(bool forced) {
     std::unique_lock tl(table_mu_);
     out.report = replayer_->play(*ns_);
     note_created(out.report);
+    note_removed(out.report);
   }
   played_ = replayer_->played();
   out.ran = true;
@@ -205,6 +206,7 @@ void Daemon::poller_main() {
       check_device();
       refresh(false);
       recheck_applied();
+      publish_host_slot();
     } catch (const std::exception& e) {
       spdlog::error("log refresh failed: {}", e.what());
     }

@@ -67,6 +67,7 @@ bool Daemon::fill_stat(Ino ino, struct stat* st) const {
 
 void Daemon::op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_entry_param e{};
+  if (!serving()) return (void)fuse_reply_err(req, EIO);
   {
     std::shared_lock tl(table_mu_);
     const Inode* p = ns_->get(parent);
@@ -122,6 +123,7 @@ void Daemon::op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
 }
 
 void Daemon::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  if (!serving()) return (void)fuse_reply_err(req, EIO);
   std::vector<char> buf(std::min(size, kMaxReaddirBuf));
   size = buf.size();
   size_t pos = 0;
@@ -143,7 +145,7 @@ void Daemon::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
       } else {
         cino = d->children[i - 2];
         const Inode* c = ns_->get(cino);
-        if (!c) continue;
+        if (!c || c->removed) continue; // a deleted name keeps its offset as a hole
         name = c->name.c_str();
       }
       size_t ent;
@@ -188,10 +190,11 @@ void Daemon::op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) 
   const int acc = fi->flags & O_ACCMODE;
   const bool wr = acc == O_WRONLY || acc == O_RDWR;
   auto of = std::make_unique<OpenFile>();
+  if (!serving()) return (void)fuse_reply_err(req, EIO);
   {
     std::shared_lock tl(table_mu_);
     const Inode* n = ns_->get(ino);
-    if (!n) return (void)fuse_reply_err(req, ENOENT);
+    if (!n || n->removed) return (void)fuse_reply_err(req, ENOENT);
     if (n->is_dir) return (void)fuse_reply_err(req, EISDIR);
     if (wr) {
       if (opt_.read_only) return (void)fuse_reply_err(req, EROFS);
@@ -212,13 +215,18 @@ void Daemon::op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) 
     of->size = n->size;
     of->fmap = n->fmap;
     of->writable = wr;
+    of->log_index = n->log_index;
+    of->epoch = serve_epoch_.load();
+    if (n->log_index != kNoLogIndex) opens_.add(n->log_index);
   }
   fi->fh = reinterpret_cast<uint64_t>(of.release());
   fi->direct_io = use_direct_io_ ? 1 : 0;
   fi->keep_cache = 0; // no page cache survives across opens (another host may have written)
   fi->noflush = wr ? 0 : 1;
   if (fuse_reply_open(req, fi) == -ENOENT) { // interrupted: nobody will release it
-    delete reinterpret_cast<OpenFile*>(fi->fh);
+    auto* gone = reinterpret_cast<OpenFile*>(fi->fh);
+    if (gone->log_index != kNoLogIndex) opens_.remove(gone->log_index);
+    delete gone;
   }
 }
 
@@ -239,6 +247,7 @@ void Daemon::op_release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
   auto* of = reinterpret_cast<OpenFile*>(fi->fh);
   if (of) {
     if (of->writable) flush_dirty(*of);
+    if (of->log_index != kNoLogIndex) opens_.remove(of->log_index);
     delete of;
   }
   fuse_reply_err(req, 0);
@@ -253,6 +262,7 @@ void Daemon::op_fsync(fuse_req_t req, struct fuse_file_info* fi) {
 void Daemon::op_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info* fi) {
   const auto* of = reinterpret_cast<const OpenFile*>(fi->fh);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (of->epoch != serve_epoch_.load() || !serving()) return (void)fuse_reply_err(req, EIO);
   const uint64_t o = uint64_t(off);
   if (o >= of->size || size == 0) return (void)fuse_reply_buf(req, nullptr, 0);
   const uint64_t n = std::min<uint64_t>(size, of->size - o);
@@ -282,6 +292,7 @@ void Daemon::op_write(fuse_req_t req, const char* buf, size_t size, off_t off,
                       struct fuse_file_info* fi) {
   auto* of = reinterpret_cast<OpenFile*>(fi->fh);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (of->epoch != serve_epoch_.load() || !serving()) return (void)fuse_reply_err(req, EIO);
   const uint64_t o = uint64_t(off);
   if (size == 0) return (void)fuse_reply_write(req, 0);
   if (o >= of->size)
@@ -350,6 +361,7 @@ std::string Daemon::status_report() {
   const LookupCounts::Totals t = lookups_->totals();
   f.lookup_refs = t.refs;
   f.inodes_known_to_kernel = t.known;
+  add_delete_figures(f);
   return status_json(f);
 }
 

@@ -103,11 +103,11 @@ void ll_link(fuse_req_t req, fuse_ino_t, fuse_ino_t parent, const char* name) {
 }
 
 void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  self(req)->refuse(req, "unlink", parent, name, EPERM, "famfs files cannot be removed");
+  self(req)->remove_committed(req, parent, name, false);
 }
 
 void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  self(req)->refuse(req, "rmdir", parent, name, EPERM, "famfs directories cannot be removed");
+  self(req)->remove_committed(req, parent, name, true);
 }
 
 void ll_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, const char*,
