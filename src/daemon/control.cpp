@@ -70,6 +70,7 @@ std::string status_json(const StatusFigures& f) {
   j["skipped_entries"] = f.skipped_entries;
   j["collisions"] = f.collisions;
   j["read_only"] = f.read_only;
+  j["owner"] = f.owner;
   j["pid"] = f.pid;
   j["direct_io"] = f.direct_io;
   j["direct_io_allow_mmap"] = f.direct_io_allow_mmap;

@@ -55,6 +55,7 @@ struct StatusFigures {
   std::optional<ReplayIssue> damage;
   uint64_t skipped_entries = 0, collisions = 0;
   bool read_only = false;
+  bool owner = false; // this daemon owns the file system's writes on its host
   long pid = 0;
   bool direct_io = false, direct_io_allow_mmap = false;
   uint32_t kernel_proto_minor = 0;

@@ -90,6 +90,7 @@ void Daemon::prepare() {
   refuse_same_host_mount();
   start_host_slot(); // with delete enabled: registered before the log is read
   first_replay();
+  take_ownership();
 }
 
 // Open and map the device; a usable superblock and a log header replay can follow.
@@ -281,6 +282,7 @@ int Daemon::run() {
     fuse_daemonize(0);
     set_logging_after_daemonize(opt_);
   }
+  ownership_after_daemonize();
   start_poller();
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(cfg, 0);

@@ -7,6 +7,7 @@
 //   negotiate.cpp     INIT and the wire-level negotiation (custom I/O on /dev/fuse, wire.hpp)
 //   follow.cpp        following the log: the poller, refresh, invalidations, free space
 //   control.cpp       the status and logplay reports (control.hpp)
+//   owner.cpp         owning the file system's writes on this host (writer lock, writer())
 //   lookup_counts.cpp, invalidations.cpp: the containers those use
 #pragma once
 
@@ -31,7 +32,10 @@
 #include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
 #include "daemon/notify.hpp"
+#include "daemon/owner.hpp"
 #include "dax/mapping.hpp"
+#include "master/writer.hpp"
+#include "master/writer_lock.hpp"
 #include "meta/geometry.hpp"
 #include "meta/namespace.hpp"
 #include "meta/replay.hpp"
@@ -58,6 +62,9 @@ struct Options {
   unsigned threads = FAMFS_DEFAULT_THREADS; // max worker threads
   int idle_threads = -1;         // max idle worker threads (-1: default)
   bool direct_io = true;         // -o nodirect turns it off (page cache for file data)
+  // -o owner (transitional, until CLI commands are clients of the daemon): a root read-write
+  // master mount owns the file system's writes on this host (writer()).
+  bool owner = false;
   std::vector<std::string> kernel_options; // noexec, noatime, ... (daemon/mount_options.hpp)
 };
 
@@ -94,6 +101,12 @@ class Daemon {
   void prepare();
   // Mount, (daemonize), serve until unmounted or signalled. Returns the exit status.
   int run();
+
+  // The file system's writer when this daemon owns it (a read-write master mount run by
+  // root that took /run/famfs/<fs-uuid>/writer.lock at start and holds it for life), else
+  // nullptr. Every method is safe to call from any FUSE worker thread at once. Its
+  // logplay() replays into this daemon's own namespace in-process (no xattr round trip).
+  master::Writer* writer() { return writer_.get(); }
 
   // ---- the FUSE operations (ops.cpp), called by the trampolines of ops_table.cpp ----------
   void op_init(struct fuse_conn_info* conn);
@@ -135,16 +148,22 @@ class Daemon {
   void mount_ready();                             // INIT answered: tell whoever started us
   std::string fmap_text(const Inode& n) const;
 
+  // ---- owner.cpp
+  friend class OwnerHost;
+  void take_ownership();                          // prepare(): lock, writer_
+  void ownership_after_daemonize();               // run(): the lock names this process
+
   // ---- follow.cpp
   struct Refresh {
     ReplayReport report;
     bool ran = false;
   };
   Refresh refresh(bool forced);
+  Refresh refresh_locked(bool forced);           // caller holds replay_mu_
   void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
   void note_removed(const ReplayReport& r);      // same (ops_remove.cpp)
   void note_damage(const ReplayReport& r);
-  void recheck_applied();
+  void recheck_applied(uint64_t count);          // re-read `count` applied entries
   void check_device();                           // poller: did the device shrink?
   bool log_gone() const { return live_size_.load() < geo_.data_start(); }
   std::optional<ReplayIssue> current_damage();   // replay damage, else a changed entry
@@ -224,6 +243,12 @@ class Daemon {
   bool kernel_offers_allow_mmap_ = false;
   std::atomic<uint64_t> init_unique_{0};
   std::atomic<bool> allow_mmap_negotiated_{false};
+
+  // Owning the writes (owner.cpp); last, so the writer goes before what it works over.
+  master::WriterLock owner_lock_;
+  OwnerHost owner_host_{*this};
+  OwnerEvents owner_events_;
+  std::unique_ptr<master::Writer> writer_;
 };
 
 } // namespace famfs::daemon

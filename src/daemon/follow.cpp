@@ -73,6 +73,10 @@ void Daemon::check_device() {
 
 Daemon::Refresh Daemon::refresh(bool forced) {
   std::lock_guard rl(replay_mu_);
+  return refresh_locked(forced);
+}
+
+Daemon::Refresh Daemon::refresh_locked(bool forced) {
   Refresh out;
   if (log_gone()) return out; // never touch what the device no longer backs
   const uint64_t next = replayer_->log_next_index();
@@ -152,12 +156,12 @@ void Daemon::note_damage(const ReplayReport& r) {
 }
 
 // A few applied entries per poll, compared with what was applied (issue 8 defect 12).
-void Daemon::recheck_applied() {
+void Daemon::recheck_applied(uint64_t count) {
   std::optional<ReplayIssue> changed;
   {
     std::lock_guard rl(replay_mu_);
     if (log_gone()) return;
-    changed = replayer_->recheck_applied(kRecheckPerPoll);
+    changed = replayer_->recheck_applied(count);
   }
   std::lock_guard sl(status_mu_);
   if (changed && (!changed_ || changed_->index != changed->index))
@@ -205,7 +209,7 @@ void Daemon::poller_main() {
     try {
       check_device();
       refresh(false);
-      recheck_applied();
+      recheck_applied(kRecheckPerPoll);
       publish_host_slot();
     } catch (const std::exception& e) {
       spdlog::error("log refresh failed: {}", e.what());

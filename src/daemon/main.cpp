@@ -43,6 +43,8 @@ constexpr const char* kUsage =
     "                            SIGUSR1/SIGUSR2: one step more/less verbose\n"
     "  -o threads=N              maximum worker threads (default " DEFAULT(FAMFS_DEFAULT_THREADS) ")\n"
     "  -o nodirect               serve file data through the page cache, not direct I/O\n"
+    "  -o owner                  (transitional) a root read-write master mount owns the file\n"
+    "                            system's writes on this host (its writer lock, for life)\n"
     "  -o ready_fd=N             (internal) write one byte to fd N when the mount is ready\n"
     "  -o noexec,nosuid,nodev,noatime,sync,...  generic mount options, for the kernel mount\n"
     "  -o sloppy                 ignore unknown options (mount -s) instead of refusing them\n"
@@ -110,6 +112,8 @@ bool apply_opt(Options& o, std::string_view kv, std::string& err, bool& o_sloppy
     if (!parse_uint(v, n) || n > FAMFS_MAX_THREADS)
       return err = "idle_threads must be 0.." + std::to_string(FAMFS_MAX_THREADS), false;
     o.idle_threads = int(n);
+  } else if (k == "owner") {
+    o.owner = true;
   } else if (k == "nodirect") {
     o.direct_io = false;
   } else if (k == "debug") {

@@ -353,6 +353,7 @@ std::string Daemon::status_report() {
   f.skipped_entries = skipped_total_;
   f.collisions = collisions_;
   f.read_only = opt_.read_only;
+  f.owner = writer_ != nullptr;
   f.pid = long(::getpid());
   f.direct_io = use_direct_io_;
   f.direct_io_allow_mmap = allow_mmap_negotiated_;

@@ -42,4 +42,18 @@ Fmap allocate_file(Allocator& a, const Geometry& g, const std::string& device, u
   throw Error(ENOSPC, msg + "; nothing was created");
 }
 
+[[noreturn]] void refuse_allocation(const std::string& device, const std::string& mpt,
+                                    uint64_t index, const std::string& what) {
+  throw Error(EUCLEAN, "refusing to allocate space on " + device + ": famfs log entry " +
+                           std::to_string(index) + " no longer matches what was applied (" +
+                           what + "); new space could overlap files that hosts still map. "
+                           "Nothing more was written; run 'famfs fsck " + mpt + "'");
+}
+
+void mark_allocated(Bitmap& b, const Geometry& g, const Fmap& f) {
+  const uint64_t au = g.alloc_unit;
+  if (au == 0) return;
+  for (const Extent& e : f.extents) b.set_range(e.offset / au, e.len / au + (e.len % au != 0));
+}
+
 } // namespace famfs::master

@@ -21,4 +21,12 @@ uint64_t alloc_seed_for(const std::string& relpath);
 Fmap allocate_file(Allocator& a, const Geometry& g, const std::string& device, uint64_t size,
                    const std::optional<InterleaveParams>& ip, const std::string& what);
 
+// Issue 8 defect 12: the refusal to allocate while applied log entry `index` of the famfs on
+// `device` (mounted at `mpt`) differs from what was applied (`what`). Throws Error(EUCLEAN).
+[[noreturn]] void refuse_allocation(const std::string& device, const std::string& mpt,
+                                    uint64_t index, const std::string& what);
+
+// Mark the space of `f` as used in `b` (allocation units of `g`).
+void mark_allocated(Bitmap& b, const Geometry& g, const Fmap& f);
+
 } // namespace famfs::master

@@ -69,7 +69,7 @@ constexpr uint64_t kRecheckPerAllocation = 8;
 
 class LocalWriter final : public Writer {
  public:
-  LocalWriter(const MountInfo& m, const WriterOptions& o, Events& ev);
+  LocalWriter(const MountInfo& m, const WriterOptions& o, const omf::Superblock& sb, Events& ev);
   ~LocalWriter() override {
     writer_.reset(); // before the mapping it writes into, and the lock last (member order)
   }
@@ -132,9 +132,9 @@ class LocalWriter final : public Writer {
   std::chrono::steady_clock::time_point last_logplay_ = std::chrono::steady_clock::now();
 };
 
-LocalWriter::LocalWriter(const MountInfo& m, const WriterOptions& o, Events& ev)
+LocalWriter::LocalWriter(const MountInfo& m, const WriterOptions& o, const omf::Superblock& sb,
+                         Events& ev)
     : mount_(m), ev_(ev) {
-  omf::Superblock sb = check_may_write(mount_, o);
   WriterLock::Options lo;
   if (!o.run_dir.empty()) lo.run_dir = o.run_dir;
   lo.on_wait = [&ev](const std::string& msg) { ev.waiting(msg); };
@@ -176,10 +176,7 @@ Allocator& LocalWriter::allocator() {
 }
 
 [[noreturn]] void LocalWriter::refuse_allocation(uint64_t index, const std::string& what) {
-  throw Error(EUCLEAN, "refusing to allocate space on " + mount_.device + ": famfs log entry " +
-                           std::to_string(index) + " no longer matches what was applied (" +
-                           what + "); new space could overlap files that hosts still map. "
-                           "Nothing more was written; run 'famfs fsck " + mount_.mpt + "'");
+  master::refuse_allocation(mount_.device, mount_.mpt, index, what);
 }
 
 // Issue 8 defect 12: never allocate while the applied prefix differs from the device. This
@@ -253,7 +250,7 @@ std::optional<LogplayReport> LocalWriter::logplay_now(bool warn) {
 } // namespace
 
 std::unique_ptr<Writer> Writer::open(const MountInfo& m, const WriterOptions& o, Events& ev) {
-  return std::make_unique<LocalWriter>(m, o, ev);
+  return std::make_unique<LocalWriter>(m, o, check_may_write(m, o), ev);
 }
 
 } // namespace famfs::master

@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -72,6 +73,14 @@ proto::UniqueFd open_lock_file(const std::string& path) {
   return fd;
 }
 
+// <run_dir>/<fs_uuid>/writer.lock, its directories made and checked.
+std::string lock_file_path(const std::string& run_dir, const std::string& fs_uuid) {
+  ensure_private_dir(run_dir, kRunDirMode);
+  std::string dir = run_dir + "/" + fs_uuid;
+  ensure_private_dir(dir, kFsDirMode);
+  return dir + "/writer.lock";
+}
+
 } // namespace
 
 std::chrono::milliseconds lock_timeout_from_env() {
@@ -85,7 +94,26 @@ std::chrono::milliseconds lock_timeout_from_env() {
   return kLockTimeoutDefault;
 }
 
+namespace {
+
+bool pid_alive(pid_t p) { return p > 0 && (::kill(p, 0) == 0 || errno == EPERM); }
+
+constexpr std::size_t kPidTextMax = 24;
+
+std::optional<pid_t> recorded_holder(int fd) {
+  char buf[kPidTextMax] = {};
+  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return std::nullopt;
+  char* end = nullptr;
+  long p = std::strtol(buf, &end, 10);
+  if (end == buf || p <= 0 || p == ::getpid() || !pid_alive(pid_t(p))) return std::nullopt;
+  return pid_t(p);
+}
+
+} // namespace
+
 std::optional<pid_t> flock_holder(int fd) {
+  std::optional<pid_t> found;
   struct stat st{};
   if (::fstat(fd, &st) != 0) return std::nullopt;
   char want[64];
@@ -102,17 +130,43 @@ std::optional<pid_t> flock_holder(int fd) {
     if (!(ls >> adv >> rw >> pid >> id) || kind != "FLOCK" || id != want) continue;
     char* end = nullptr;
     long p = std::strtol(pid.c_str(), &end, 10);
-    if (end && *end == '\0' && p > 0 && p != ::getpid()) return pid_t(p);
+    if (end && *end == '\0' && p > 0 && p != ::getpid()) {
+      found = pid_t(p);
+      break;
+    }
   }
-  return std::nullopt;
+  if (found && pid_alive(*found)) return found;
+  return recorded_holder(fd);
+}
+
+void WriterLock::record_holder() const {
+  if (!fd_) return;
+  const std::string text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_.get(), 0) == 0)
+    (void)!::pwrite(fd_.get(), text.data(), text.size(), 0);
+}
+
+std::optional<WriterLock> WriterLock::try_acquire(const std::string& fs_uuid,
+                                                  const std::string& run_dir,
+                                                  std::optional<pid_t>* holder) {
+  WriterLock l;
+  l.path_ = lock_file_path(run_dir, fs_uuid);
+  l.fd_ = open_lock_file(l.path_);
+  while (::flock(l.fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e != EWOULDBLOCK)
+      throw Error(e, "cannot lock the famfs writer lock " + l.path_ + ": " + errno_text(e));
+    if (holder) *holder = flock_holder(l.fd_.get());
+    return std::nullopt;
+  }
+  l.record_holder();
+  return l;
 }
 
 WriterLock WriterLock::acquire(const std::string& fs_uuid, const Options& o) {
-  ensure_private_dir(o.run_dir, kRunDirMode);
-  std::string dir = o.run_dir + "/" + fs_uuid;
-  ensure_private_dir(dir, kFsDirMode);
   WriterLock l;
-  l.path_ = dir + "/writer.lock";
+  l.path_ = lock_file_path(o.run_dir, fs_uuid);
   l.fd_ = open_lock_file(l.path_);
 
   const auto start = std::chrono::steady_clock::now();
@@ -137,6 +191,7 @@ WriterLock WriterLock::acquire(const std::string& fs_uuid, const Options& o) {
     }
     std::this_thread::sleep_for(kPollInterval);
   }
+  l.record_holder();
   return l;
 }
 

@@ -42,6 +42,15 @@ class WriterLock {
   // (not ours, or open to others).
   static WriterLock acquire(const std::string& fs_uuid, const Options& o);
   static WriterLock acquire(const std::string& fs_uuid) { return acquire(fs_uuid, Options{}); }
+  // Take it without waiting (the master's daemon at start): nullopt when another holds it,
+  // with *holder its pid when one can be found. Throws as acquire() for an unsafe lock.
+  static std::optional<WriterLock> try_acquire(const std::string& fs_uuid,
+                                               const std::string& run_dir,
+                                               std::optional<pid_t>* holder);
+
+  // Record the calling process as the holder in the lock file (a daemon calls it again after
+  // fuse_daemonize: /proc/locks keeps naming the parent that took the lock and exited).
+  void record_holder() const;
 
   WriterLock() = default;
   WriterLock(WriterLock&&) noexcept = default;
@@ -56,7 +65,8 @@ class WriterLock {
   std::string path_;
 };
 
-// The pid holding a flock on the file open as `fd` (from /proc/locks), if any can be found.
+// The pid holding a flock on the file open as `fd`: from /proc/locks when that process is
+// alive, else the pid the holder recorded in the file (record_holder), if it is alive.
 std::optional<pid_t> flock_holder(int fd);
 
 } // namespace famfs::master

@@ -23,11 +23,12 @@ TEST_CASE("status report: every documented key, nulls where nothing is known", "
        {"role", "device", "mountpoint", "fs_uuid", "system_uuid", "capacity_bytes", "free_bytes",
         "allocated_bytes", "entries_used", "entries_total", "files", "directories",
         "last_replay_unix_ms", "replay_lag_ms", "refresh_ms", "damaged", "damage_index",
-        "damage_reason", "skipped_entries", "collisions", "read_only", "pid", "direct_io",
+        "damage_reason", "skipped_entries", "collisions", "read_only", "owner", "pid", "direct_io",
         "direct_io_allow_mmap", "kernel_proto_minor", "invalidations_unsent", "lookup_refs",
         "inodes_known_to_kernel", "delete_enabled", "pending_reuse_bytes", "delete"})
     CHECK(j.contains(k));
-  CHECK(j.size() == 31);
+  CHECK(j.size() == 32);
+  CHECK(j["owner"] == false);
   CHECK(j["delete_enabled"] == false);
   for (const char* k : {"enabled", "extension", "lease_ms", "deletes", "pending_reuse_bytes",
                         "reusable_bytes", "slot", "generation", "serving", "hosts", "pending"})
