@@ -14,6 +14,7 @@
 
 #include "daemon/clock.hpp"
 #include "dax/cache.hpp"
+#include "master/remove.hpp"
 #include "meta/extension.hpp"
 
 namespace famfs::daemon {
@@ -60,8 +61,37 @@ void Daemon::remove_committed(fuse_req_t req, fuse_ino_t parent, const char* nam
     return refuse(req, op, parent, name, EPERM,
                   "delete is not enabled on this file system: enable it with 'famfs feature "
                   "enable delete MOUNTPOINT' on the master");
-  return refuse(req, op, parent, name, EPERM,
-                "this daemon does not own the file system's writer: use 'famfs rm'");
+  master::Writer* w = writer();
+  if (!w)
+    return refuse(req, op, parent, name, EPERM,
+                  "this daemon does not own the file system's writer: use 'famfs rm'");
+  std::string rel;
+  {
+    std::shared_lock tl(table_mu_);
+    const Inode* p = ns_->get(parent);
+    if (!p || p->removed) return (void)fuse_reply_err(req, ENOENT);
+    if (!p->is_dir) return (void)fuse_reply_err(req, ENOTDIR);
+    const std::string dir = ns_->path_of(parent);
+    rel = dir.empty() ? std::string(name) : dir + "/" + name;
+  }
+  // The live names in a directory of the served table (no lock is held across the writer).
+  auto list = [this](const std::string& r) {
+    std::vector<std::string> names;
+    std::shared_lock tl(table_mu_);
+    const std::optional<Ino> d = ns_->resolve(r);
+    const Inode* n = d ? ns_->get(*d) : nullptr;
+    if (n && n->is_dir)
+      for (Ino c : n->children)
+        if (const Inode* x = ns_->get(c); x && !x->removed) names.push_back(x->name);
+    return names;
+  };
+  const int err = master::remove_one(*w, rel, is_rmdir, list);
+  if (err) {
+    spdlog::info("{} /{}: {}", op, rel, std::strerror(err));
+    return (void)fuse_reply_err(req, err);
+  }
+  spdlog::info("{} /{}: removed (one DELETE entry)", op, rel);
+  fuse_reply_err(req, 0);
 }
 
 void Daemon::add_delete_figures(StatusFigures& f) {

@@ -285,3 +285,39 @@ def test_full_device_emptied_and_refilled_on_every_host(three):
     assert n2 == n1
     verify_all(500, n2)
     assert m.famfs("fsck", m.mpt).returncode == 0
+
+
+def test_unlink_and_rmdir_through_the_owner_mount(image):
+    """unlink(2)/rmdir(2) through the master's mount when its daemon owns the writer (-o owner):
+    one DELETE each, rmdir(2)'s errors, gone on a client; EPERM on the client."""
+    m, c = fh.Host("master"), fh.Host("client")
+    try:
+        m.mkfs(image, "--enable-delete")
+        # The CLI's commands take the writer lock an owning daemon holds: make the files first.
+        first = m.mount(image)
+        m.famfs("mkdir", os.path.join(first, "d"))
+        m.famfs("creat", "-s", "1m", "-r", "-S", "2", os.path.join(first, "d", "f"))
+        m.umount(first)
+        m.mpt = m.mount(image, None, "-o", "owner")
+        c.mpt = c.mount(image)
+        assert fh.wait_for(lambda: os.path.exists(os.path.join(c.mpt, "d", "f")))
+        with pytest.raises(PermissionError):
+            os.unlink(os.path.join(c.mpt, "d", "f"))
+        with pytest.raises(OSError) as e:
+            os.rmdir(os.path.join(m.mpt, "d"))
+        assert e.value.errno == errno.ENOTEMPTY
+        with pytest.raises(OSError) as e:
+            os.unlink(os.path.join(m.mpt, "d"))
+        assert e.value.errno in (errno.EISDIR, errno.EPERM)
+        os.unlink(os.path.join(m.mpt, "d", "f"))
+        assert not os.path.exists(os.path.join(m.mpt, "d", "f"))
+        os.rmdir(os.path.join(m.mpt, "d"))
+        assert wait_gone(c, "d")
+        with pytest.raises(FileNotFoundError):
+            os.unlink(os.path.join(m.mpt, "nothing"))
+        assert fh.status(m.mpt)["delete"]["deletes"] == 2
+        assert m.famfs("fsck", m.mpt).returncode == 0
+    finally:
+        for h in (c, m):
+            for mpt in list(h.mounts):
+                fh.cleanup_mount(mpt)
