@@ -137,6 +137,43 @@ void register_master_commands(Commands& app) {
     c->add_option("file", o->files, "Files");
     c->add_flag("-v,--verbose", o->verbose, "Verbose");
   }
+  // ---- rm
+  {
+    auto o = std::make_shared<RmOpts>();
+    auto* c = add_command(app, "rm",
+                          "Remove files and (with -r) directories; the space is reused once "
+                          "every host is past the delete (needs 'famfs feature enable delete')",
+                          [o] { return run_rm(*o); });
+    c->add_option("path", o->paths, "Files or directories inside a famfs mount");
+    c->add_flag("-r,-R,--recursive", o->recursive, "Remove directories and everything in them");
+    c->add_flag("-f,--force", o->force, "A path that does not exist is not an error");
+    c->add_flag("-v,--verbose", o->verbose, "Say what was removed");
+    add_identity_option(c, o->uuid_file);
+  }
+  // ---- feature
+  {
+    auto o = std::make_shared<FeatureOpts>();
+    auto* c = add_command(app, "feature",
+                          "Enable a feature of a famfs file system (master only): 'famfs feature "
+                          "enable delete MOUNTPOINT'",
+                          [o] { return run_feature(*o); });
+    c->add_option("args", o->args, "enable delete MOUNTPOINT");
+    c->add_option("--lease-ms", o->lease_ms,
+                  "With enable delete: a host silent this long is considered gone (default 10000)");
+    add_identity_option(c, o->uuid_file);
+  }
+  // ---- hosts
+  {
+    auto o = std::make_shared<HostsOpts>();
+    auto* c = add_command(app, "hosts",
+                          "The hosts registered in a famfs with delete enabled (--evict UUID on "
+                          "the master: stop waiting for a host that is gone)",
+                          [o] { return run_hosts(*o); });
+    c->add_option("mountpoint", o->path, "A famfs mount point (or any path inside it)");
+    c->add_flag("--json", o->json, "Print the hosts as JSON");
+    c->add_option("--evict", o->evict, "UUID: declare this host gone (master only)");
+    add_identity_option(c, o->uuid_file);
+  }
   // ---- status
   {
     auto o = std::make_shared<StatusOpts>();

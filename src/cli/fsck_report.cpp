@@ -207,6 +207,8 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
         size_line(out, "Sum of file sizes:", r.bitmap.sum_file_sizes, o.human);
         size_line(out, "Allocated bytes:", alloc, o.human);
         size_line(out, "Free space:", r.free_bytes, o.human);
+        if (r.delete_enabled || r.bitmap.deleted_bytes)
+          size_line(out, "Pending reuse:", r.bitmap.deleted_bytes, o.human);
         if (r.bitmap.sum_file_sizes)
           std::fprintf(out, "  %-24s%0.2f\n", "Space amplification:",
                        double(alloc) / double(r.bitmap.sum_file_sizes));
@@ -222,12 +224,17 @@ void print_fsck_human(std::FILE* out, const FsckReport& r, std::span<const std::
       std::fprintf(out, "  %llu files\n", static_cast<unsigned long long>(r.bitmap.files));
       std::fprintf(out, "  %llu directories\n",
                    static_cast<unsigned long long>(r.bitmap.directories));
+      if (r.delete_enabled || r.bitmap.deletes)
+        std::fprintf(out, "  %llu deletes (delete is %s)\n",
+                     static_cast<unsigned long long>(r.bitmap.deletes),
+                     r.delete_enabled ? "enabled" : "not enabled");
       if (o.nbuckets) print_buckets(out, r, device_bytes, o.nbuckets, o.human);
     }
   }
   if (o.verbose && sb_usable(r.sb_status)) print_verbose_block(out, r);
 
   if (!o.problems) return;
+  for (const std::string& n : r.notes) std::fprintf(out, "\nNote: %s\n", n.c_str());
   if (r.problems.empty()) {
     std::fprintf(out, "\nNo problems found on %s\n", o.device.c_str());
   } else {
@@ -269,6 +276,10 @@ std::string fsck_json(const FsckReport& r, const std::string& device,
   j["allocated_bytes"] = fsck_allocated_bytes(r);
   j["free_bytes"] = r.free_bytes;
   j["sum_file_sizes"] = r.bitmap.sum_file_sizes;
+  j["delete_enabled"] = r.delete_enabled;
+  j["deletes"] = r.bitmap.deletes;
+  j["pending_reuse_bytes"] = r.bitmap.deleted_bytes;
+  j["notes"] = r.notes;
   j["damaged"] = r.replay.damage.has_value();
   j["damage_index"] = r.replay.damage ? Json(r.replay.damage->index) : Json(nullptr);
   j["damage_reason"] = r.replay.damage ? Json(r.replay.damage->what) : Json(nullptr);

@@ -102,4 +102,29 @@ struct StatusOpts {
 };
 int run_status(const StatusOpts& o);
 
+// famfs rm and famfs feature (master_remove.cpp; docs/delete.md)
+struct RmOpts {
+  std::vector<std::string> paths;
+  bool recursive = false; // -r
+  bool force = false;     // -f
+  bool verbose = false;   // -v
+  std::string uuid_file;
+};
+int run_rm(const RmOpts& o);
+
+struct FeatureOpts {
+  std::vector<std::string> args; // enable delete MPT
+  std::string lease_ms;          // --lease-ms (default ext::kDefaultLeaseMs)
+  std::string uuid_file;
+};
+int run_feature(const FeatureOpts& o);
+
+struct HostsOpts {
+  std::string path;  // a famfs mount point (or any path inside it)
+  bool json = false;
+  std::string evict; // --evict UUID (master only)
+  std::string uuid_file;
+};
+int run_hosts(const HostsOpts& o);
+
 } // namespace famfs::cli::master

@@ -209,11 +209,40 @@ std::vector<DeviceState> unmounted_devices(const std::vector<MountState>& mounts
 }
 
 // The text report of a mount that has a status.
+// Delete (docs/delete.md): the feature, the space the reuse rule holds and who holds it.
+void print_delete(const Json& st) {
+  auto row = [](const char* k, const std::string& v) { std::printf("  %-18s %s\n", k, v.c_str()); };
+  const auto d = st.find("delete");
+  if (d == st.end() || !d->is_object()) return;
+  const bool on = d->value("enabled", false);
+  if (!on) {
+    row("delete:", "not enabled (famfs feature enable delete on the master)");
+    return;
+  }
+  row("delete:", "enabled (host lease " + std::to_string(d->value("lease_ms", 0u)) + " ms, " +
+                     std::to_string(d->value("deletes", uint64_t{0})) + " deletes replayed)");
+  if (!d->value("serving", true))
+    row("serving:", "NO: this host may have been considered gone; catching up with the log");
+  const uint64_t pend = d->value("pending_reuse_bytes", uint64_t{0});
+  row("pending reuse:", human_bytes(pend) + " (" + std::to_string(pend) + " bytes)" +
+                            (pend ? ", held by:" : ""));
+  if (const auto p = d->find("pending"); p != d->end() && p->is_array())
+    for (const Json& x : *p)
+      std::printf("    %s (%s): host %s %s %s\n", x.value("path", "").c_str(),
+                  human_bytes(x.value("bytes", uint64_t{0})).c_str(),
+                  x.value("held_by", "").c_str(), x.value("held_by_hostname", "").c_str(),
+                  x.value("why", "").c_str());
+  const auto h = d->find("hosts");
+  row("hosts:", std::to_string(h != d->end() && h->is_array() ? h->size() : 0) +
+                    " registered (famfs hosts)");
+}
+
 void print_mount(const MountState& s) {
   auto r = fm::JsonReport::parse(json_text(*s.status));
   auto it = s.status->find("master_system_uuid");
   bool known = it != s.status->end() && it->is_string();
   print_status(*r, s.m, known ? it->get<std::string>() : std::string());
+  print_delete(*s.status);
 }
 
 Json device_json(const DeviceState& d) {

@@ -19,6 +19,7 @@
 #include "dax/identity.hpp"
 #include "dax/mapping.hpp"
 #include "dax/mounts.hpp"
+#include "master/feature.hpp"
 #include "meta/error.hpp"
 #include "meta/format.hpp"
 #include "meta/fsck.hpp"
@@ -35,6 +36,7 @@ struct Options {
   std::string device;
   bool force = false;
   bool kill = false;
+  bool enable_delete = false; // --enable-delete (docs/delete.md)
   std::string loglen;
   bool nodax = false;
   bool set_daxmode = false;
@@ -175,6 +177,7 @@ int run(const Options& o) {
                   static_cast<unsigned long long>(info.size),
                   static_cast<unsigned long long>(log_len), dax::flush_instruction_name());
     format_device(map->bytes(), p, cache);
+    if (o.enable_delete) famfs::master::enable_delete(map->bytes(), cache);
   } catch (const Error& e) {
     return fail(e.what());
   }
@@ -211,6 +214,8 @@ int main(int argc, char** argv) {
   app.add_flag("-F,--nofuse", o.nofuse, "Accepted for compatibility");
   app.add_flag("--fuse", o.fuse, "Accepted for compatibility");
   app.add_flag("--verbose", o.verbose, "Say more about what is done");
+  app.add_flag("--enable-delete", o.enable_delete,
+               "Enable delete (famfs rm; every host must run this famfs: see famfs(8))");
   app.add_option("--system-uuid-file", o.uuid_file,
                  "Host identity file (default $FAMFS_SYSTEM_UUID_FILE or /opt/famfs/system_uuid)");
   app.add_option("device", o.device, "Device (/dev/daxX.Y) or image file (>= 4 GiB)");

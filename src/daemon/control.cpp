@@ -15,6 +15,35 @@ using proto::json_text;
 
 Json or_null(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
 
+Json delete_json(const DeleteFigures& d) {
+  Json j;
+  j["enabled"] = d.enabled;
+  j["extension"] = d.extension;
+  j["lease_ms"] = d.lease_ms;
+  j["deletes"] = d.deletes;
+  j["pending_reuse_bytes"] = d.pending_reuse_bytes;
+  j["reusable_bytes"] = d.reusable_bytes;
+  j["slot"] = d.slot ? Json(*d.slot) : Json(nullptr);
+  j["generation"] = d.generation;
+  j["serving"] = d.serving;
+  Json hosts = Json::array();
+  for (const auto& h : d.hosts)
+    hosts.push_back(Json{{"slot", h.slot}, {"system_uuid", h.system_uuid},
+                         {"hostname", h.hostname}, {"state", h.state},
+                         {"generation", h.generation}, {"replayed", h.replayed},
+                         {"oldest_open", h.oldest_open ? Json(*h.oldest_open) : Json(nullptr)},
+                         {"heartbeat", h.heartbeat}, {"pid", h.pid}, {"counts", h.counts},
+                         {"evicted", h.evicted}});
+  j["hosts"] = std::move(hosts);
+  Json pending = Json::array();
+  for (const auto& p : d.pending)
+    pending.push_back(Json{{"path", p.path}, {"bytes", p.bytes}, {"delete_index", p.delete_index},
+                           {"target_index", p.target_index}, {"held_by", p.held_by},
+                           {"held_by_hostname", p.held_by_hostname}, {"why", p.why}});
+  j["pending"] = std::move(pending);
+  return j;
+}
+
 } // namespace
 
 std::string status_json(const StatusFigures& f) {
@@ -46,6 +75,9 @@ std::string status_json(const StatusFigures& f) {
   j["direct_io_allow_mmap"] = f.direct_io_allow_mmap;
   j["kernel_proto_minor"] = f.kernel_proto_minor;
   j["transport"] = f.transport; // "uring" or "dev": how requests reach the daemon
+  j["delete_enabled"] = f.del.enabled;
+  j["pending_reuse_bytes"] = f.del.pending_reuse_bytes;
+  j["delete"] = delete_json(f.del);
   // The daemon's internal counters, for tests and diagnosis: not part of the stable report.
   Json debug;
   debug["invalidations_unsent"] = f.invalidations_unsent;

@@ -8,10 +8,41 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "meta/replay.hpp"
 
 namespace famfs::daemon {
+
+// Delete (docs/delete.md) as this daemon sees it: the feature, its host slot, the other hosts
+// and the deleted space the reuse rule still holds.
+struct DeleteFigures {
+  bool enabled = false;
+  std::string extension;          // extension header status ("valid", "absent", ...)
+  uint32_t lease_ms = 0;
+  uint64_t deletes = 0;           // DELETE entries applied
+  uint64_t pending_reuse_bytes = 0, reusable_bytes = 0;
+  std::optional<uint32_t> slot;   // this host's
+  uint64_t generation = 0;
+  bool serving = true;
+  struct Host {
+    uint32_t slot = 0;
+    std::string system_uuid, hostname, state;
+    uint64_t generation = 0, replayed = 0, heartbeat = 0;
+    std::optional<uint64_t> oldest_open; // none: nothing open
+    uint32_t pid = 0;
+    bool counts = false, evicted = false;
+  };
+  std::vector<Host> hosts;
+  struct Pending {
+    std::string path;
+    uint64_t bytes = 0, delete_index = 0, target_index = 0;
+    std::string held_by;            // system uuid of the first host holding it
+    std::string held_by_hostname;
+    std::string why;                // "has not replayed the delete" / "has entry N open"
+  };
+  std::vector<Pending> pending;
+};
 
 // The figures of user.famfs.status, as the daemon read them for one request.
 struct StatusFigures {
@@ -33,6 +64,7 @@ struct StatusFigures {
   std::string transport;          // "uring" or "dev": how requests reach the daemon
   uint64_t uring_requests = 0;    // requests served through the ring
   uint64_t negative_entries = 0; // absent names the kernel may be caching (NegativeNames)
+  DeleteFigures del;
 };
 
 std::string status_json(const StatusFigures& f);

@@ -85,6 +85,7 @@ void Daemon::prepare() {
   map_device();
   take_identity();
   refuse_same_host_mount();
+  start_host_slot(); // with delete enabled: registered before the log is read
   first_replay();
   take_ownership();
 }
@@ -279,6 +280,7 @@ int Daemon::run() {
   stop_ = true;
   wake_.notify_all();
   if (poller_.joinable()) poller_.join();
+  stop_host_slot();
   fuse_session_unmount(se_);
   fuse_remove_signal_handlers(se_);
   fuse_session_destroy(se_);

@@ -31,6 +31,7 @@
 
 #include "daemon/control.hpp"
 #include "daemon/control_socket.hpp"
+#include "daemon/host_slot.hpp"
 #include "daemon/invalidations.hpp"
 #include "daemon/lookup_counts.hpp"
 #include "dax/device.hpp"
@@ -96,6 +97,8 @@ void reply_xattr(fuse_req_t req, const std::string& v, size_t size);
 // and writes take no lock and allocate nothing.
 struct OpenFile {
   Ino ino = 0;
+  uint64_t log_index = kNoLogIndex; // published as this host's oldest open (host_slot.hpp)
+  uint64_t epoch = 0;               // Daemon::serve_epoch_ at open: an eviction fails it
   uint64_t size = 0;
   Fmap fmap;
   bool writable = false;
@@ -166,6 +169,10 @@ class Daemon {
   void staged_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
   void staged_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
+  // unlink(2)/rmdir(2) of a committed (logged) object through the master's mount: one DELETE
+  // entry through writer() (ops_remove.cpp; docs/delete.md). Clients and a file system
+  // without delete: EPERM as before, with the reason logged.
+  void remove_committed(fuse_req_t req, fuse_ino_t parent, const char* name, bool is_rmdir);
   // An operation famfs does not do: change nothing, log one line, reply `err`.
   void refuse(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name, int err,
               const char* why);
@@ -212,6 +219,7 @@ class Daemon {
   Refresh refresh(bool forced);
   Refresh refresh_locked(bool forced);           // caller holds replay_mu_
   void note_created(const ReplayReport& r);      // caller holds table_mu_ exclusive
+  void note_removed(const ReplayReport& r);      // same (ops_remove.cpp)
   void note_damage(const ReplayReport& r);
   void recheck_applied(uint64_t count);          // re-read `count` applied entries
   int64_t poll_interval_ms(int64_t now, int64_t current) const;
@@ -231,6 +239,13 @@ class Daemon {
   std::string status_report();
   std::string logplay_report(size_t caller_size);
   ServiceState service_state(); // for notify_ (defined in notify.cpp)
+  void add_delete_figures(StatusFigures& f); // ops_remove.cpp
+
+  // ---- host_slot.cpp (only with delete enabled; docs/delete.md)
+  void start_host_slot();   // prepare(), before the first replay
+  void publish_host_slot(); // the poller, after each refresh
+  void stop_host_slot();    // clean unmount: LEAVING
+  bool serving() const;     // false: EIO (this host may have been considered gone)
 
   // ---- ops_create.cpp
   void start_create();  // run(): staged files on when this daemon owns the writer
@@ -287,6 +302,12 @@ class Daemon {
   std::optional<ReplayIssue> changed_;   // an applied entry rewritten since
   uint64_t logged_damage_index_ = ~0ULL;
   LogplayReports logplay_;
+
+  std::unique_ptr<HostSlotKeeper> slots_;
+  std::optional<dax::Device> slot_dev_;  // -o ro with delete: a writable mapping for the slot
+  dax::Mapping slot_map_;
+  OpenIndexes opens_;
+  std::atomic<uint64_t> serve_epoch_{0}; // bumped by an eviction: older OpenFiles fail (EIO)
 
   InvalidationQueue inval_;
   NegativeNames negatives_{kMaxNegativeNames};

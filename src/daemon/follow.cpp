@@ -103,6 +103,7 @@ Daemon::Refresh Daemon::refresh_locked(bool forced) {
     std::unique_lock tl(table_mu_);
     out.report = replayer_->play(*ns_);
     note_created(out.report);
+    note_removed(out.report);
   }
   played_ = replayer_->played();
   out.ran = true;
@@ -244,6 +245,7 @@ void Daemon::poller_main() {
       refresh(false);
       if (housekeeping)
         recheck_applied(kRecheckPerPoll * uint64_t(std::max<int64_t>(1, interval / kHousekeepingMs)));
+      publish_host_slot();
     } catch (const std::exception& e) {
       spdlog::error("log refresh failed: {}", e.what());
     }

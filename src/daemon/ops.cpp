@@ -72,6 +72,7 @@ bool Daemon::fill_stat(Ino ino, struct stat* st) const {
 
 void Daemon::op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_entry_param e{};
+  if (!serving()) return (void)fuse_reply_err(req, EIO);
   {
     std::shared_lock tl(table_mu_);
     const Inode* p = ns_->get(parent);
@@ -157,6 +158,7 @@ void Daemon::op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* f
 }
 
 void Daemon::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  if (!serving()) return (void)fuse_reply_err(req, EIO);
   std::vector<char> buf(std::min(size, kMaxReaddirBuf));
   size = buf.size();
   size_t pos = 0;
@@ -179,7 +181,7 @@ void Daemon::op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
       } else {
         cino = d->children[i - 2];
         const Inode* c = ns_->get(cino);
-        if (!c) continue;
+        if (!c || c->removed) continue; // a deleted name keeps its offset as a hole
         name = c->name.c_str();
       }
       size_t ent;
@@ -225,10 +227,11 @@ void Daemon::op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) 
   const int acc = fi->flags & O_ACCMODE;
   const bool wr = acc == O_WRONLY || acc == O_RDWR;
   auto of = std::make_unique<OpenFile>();
+  if (!serving()) return (void)fuse_reply_err(req, EIO);
   {
     std::shared_lock tl(table_mu_);
     const Inode* n = ns_->get(ino);
-    if (!n) return (void)fuse_reply_err(req, ENOENT);
+    if (!n || n->removed) return (void)fuse_reply_err(req, ENOENT);
     if (n->is_dir) return (void)fuse_reply_err(req, EISDIR);
     if (wr) {
       if (opt_.read_only) return (void)fuse_reply_err(req, EROFS);
@@ -249,6 +252,9 @@ void Daemon::op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) 
     of->size = n->size;
     of->fmap = n->fmap;
     of->writable = wr;
+    of->log_index = n->log_index;
+    of->epoch = serve_epoch_.load();
+    if (n->log_index != kNoLogIndex) opens_.add(n->log_index);
   }
   fi->fh = reinterpret_cast<uint64_t>(of.release());
   fi->direct_io = use_direct_io_ ? 1 : 0;
@@ -257,7 +263,9 @@ void Daemon::op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) 
   // Writes of one file run in parallel (op_write takes no lock; no write extends a file).
   if (wr && use_direct_io_) add_parallel_direct_writes();
   if (fuse_reply_open(req, fi) == -ENOENT) { // interrupted: nobody will release it
-    delete reinterpret_cast<OpenFile*>(fi->fh);
+    auto* gone = reinterpret_cast<OpenFile*>(fi->fh);
+    if (gone->log_index != kNoLogIndex) opens_.remove(gone->log_index);
+    delete gone;
   }
 }
 
@@ -278,6 +286,7 @@ void Daemon::op_release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
   auto* of = reinterpret_cast<OpenFile*>(fi->fh);
   if (of) {
     if (of->writable) flush_dirty(*of);
+    if (of->log_index != kNoLogIndex) opens_.remove(of->log_index);
     delete of;
   }
   fuse_reply_err(req, 0);
@@ -302,6 +311,7 @@ void Daemon::op_fsync(fuse_req_t req, struct fuse_file_info* fi) {
 void Daemon::op_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info* fi) {
   const auto* of = reinterpret_cast<const OpenFile*>(fi->fh);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (of->epoch != serve_epoch_.load() || !serving()) return (void)fuse_reply_err(req, EIO);
   const uint64_t o = uint64_t(off);
   if (o >= of->size || size == 0) return (void)fuse_reply_buf(req, nullptr, 0);
   const uint64_t n = std::min<uint64_t>(size, of->size - o);
@@ -331,6 +341,7 @@ void Daemon::op_write(fuse_req_t req, const char* buf, size_t size, off_t off,
                       struct fuse_file_info* fi) {
   auto* of = reinterpret_cast<OpenFile*>(fi->fh);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (of->epoch != serve_epoch_.load() || !serving()) return (void)fuse_reply_err(req, EIO);
   const uint64_t o = uint64_t(off);
   if (size == 0) return (void)fuse_reply_write(req, 0);
   if (o >= of->size)
@@ -403,6 +414,7 @@ std::string Daemon::status_report() {
   f.transport = transport_in_use();
   f.uring_requests = uring_ ? uring_->requests() : 0;
   f.negative_entries = negatives_.size();
+  add_delete_figures(f);
   return status_json(f);
 }
 

@@ -381,7 +381,7 @@ void Daemon::op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
       return refuse(req, "unlink", parent, name, EBUSY, "the file is being committed");
     return (void)fuse_reply_err(req, e);
   }
-  refuse(req, "unlink", parent, name, EPERM, "famfs files cannot be removed");
+  remove_committed(req, parent, name, false); // a logged file: a DELETE (ops_remove.cpp)
 }
 
 void Daemon::op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,

@@ -144,7 +144,7 @@ void ll_link(fuse_req_t req, fuse_ino_t, fuse_ino_t parent, const char* name) {
 }
 
 void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  self(req)->refuse(req, "rmdir", parent, name, EPERM, "famfs directories cannot be removed");
+  self(req)->remove_committed(req, parent, name, true);
 }
 
 void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char*, size_t, int) {

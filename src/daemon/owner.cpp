@@ -2,6 +2,8 @@
 // read-write master mount takes /run/famfs/<fs-uuid>/writer.lock at start without waiting and
 // holds it for life; its master::Writer works over the daemon's own mapping and replayed log.
 #include "daemon/daemon.hpp"
+#include "dax/cache.hpp"
+#include "master/reuse.hpp"
 
 #include <unistd.h>
 
@@ -125,7 +127,9 @@ ReplayReport OwnerHost::replay_now() { return d_.refresh(true).report; }
 
 master::WriterHost::Space OwnerHost::space() {
   std::lock_guard rl(d_.replay_mu_);
-  return {d_.replayer_->space().bitmap(), d_.replayer_->played()};
+  // Deleted space only as the reuse rule allows (docs/delete.md; master/reuse.hpp).
+  return {master::reuse_bitmap(d_.replayer_->space(), d_.map_.cbytes(), dax::cpu_cache_ops()),
+          d_.replayer_->played()};
 }
 
 uint64_t OwnerHost::played() { return d_.played_.load(); }

@@ -62,6 +62,7 @@ static int tab_reserve(const struct fc_sys *sys) {
 
 static void region_free(const struct fc_sys *sys, struct fc_region *r) {
   if (r->dead) sys->munmap(r->dead, r->dead_len);
+  if (r->hold_fd >= 0 && sys->close) sys->close(r->hold_fd);
   *r = tab[--tab_n];
   publish_count();
 }
@@ -241,6 +242,7 @@ int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, in
   r.ustart = base + (uintptr_t)(off - A);
   r.uend = base + (uintptr_t)(uend_off - A);
   r.devdax = devdax;
+  r.hold_fd = -1;
   *addr = (void *)r.ustart;
 
   fc_lock();
@@ -264,6 +266,20 @@ int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd, in
     sys->munmap((void *)base, total);
     *addr = NULL;
   }
+  return rc;
+}
+
+int fc_region_hold(void *addr, int fd) {
+  int rc = -ENOENT;
+  fc_lock();
+  for (size_t i = 0; i < tab_n; i++) {
+    if (tab[i].ustart == (uintptr_t)addr && tab[i].hold_fd < 0) {
+      tab[i].hold_fd = fd;
+      rc = 0;
+      break;
+    }
+  }
+  fc_unlock();
   return rc;
 }
 

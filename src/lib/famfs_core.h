@@ -37,6 +37,7 @@ struct fc_map {
 struct fc_sys {
   void *(*mmap)(void *, size_t, int, int, int, off_t);
   int (*munmap)(void *, size_t);
+  int (*close)(int); /* the file handle a region holds (fc_region_hold); may be NULL */
 };
 
 /* Parse the user.famfs.fmap text (docs/design.md). 0 or -EINVAL. */
@@ -58,6 +59,7 @@ struct fc_region {
   uint8_t *released; /* one bit per granule: unmapped (devdax) */
   size_t nreleased;
   size_t dead_len;  /* bytes of the bitmap mapping */
+  int hold_fd;      /* an fd of the file, open for the region's life (-1: none) */
 };
 
 /* Map file bytes [off, off+len) (off page aligned) of `m` from the device open as `devfd`.
@@ -68,6 +70,12 @@ struct fc_region {
 FC_HIDDEN int fc_map_range(const struct fc_sys *sys, const struct fc_map *m, int devfd,
                            int devdax, uint64_t off, size_t len, int prot, int flags,
                            void **addr);
+
+/* The region whose caller range starts at `addr` keeps `fd` (an fd of the mapped file) open
+ * until the region is gone, then closes it with sys->close: the file's daemon counts the
+ * mapping as an open handle (docs/delete.md: its space is not reused while mapped). 0, or
+ * -ENOENT when no region starts there (the caller closes fd). */
+FC_HIDDEN int fc_region_hold(void *addr, int fd);
 
 /* munmap semantics over the region table: pages inside famfs regions are retired (unmapped
  * at once for image files, at granule granularity for devdax); the rest goes to sys->munmap.

@@ -173,7 +173,7 @@ int famfs_map_resolve(const struct famfs_map *map, uint64_t offset, uint64_t *de
   return 0;
 }
 
-static const struct fc_sys libc_sys = {mmap, munmap};
+static const struct fc_sys libc_sys = {mmap, munmap, close};
 
 static int check_flags(int flags) {
   int type = flags & MAP_TYPE;
@@ -250,6 +250,17 @@ static int map_common(int fd, const char *what, uint64_t offset, size_t len, int
     set_err("%s: mapping [0x%llx, +0x%zx) of %s failed: %s", what, (unsigned long long)offset,
             len, dev, strerror(-rc));
     return fail(rc);
+  }
+  /* The mapping holds the file open for its life, so the daemon counts it (a deleted file's
+   * space is not reused while a mapping of it exists: docs/delete.md). */
+  int hold = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (hold < 0 || fc_region_hold(*addr, hold) != 0) {
+    int e = hold < 0 ? errno : ENOENT;
+    if (hold >= 0) close(hold);
+    fc_unmap(&libc_sys, *addr, len);
+    *addr = NULL;
+    set_err("%s: cannot keep the file open for the mapping: %s", what, strerror(e));
+    return fail(-e);
   }
   return 0;
 }

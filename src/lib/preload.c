@@ -77,7 +77,10 @@ static int call_next_munmap(void *a, size_t l) {
   return fn ? fn(a, l) : raw_munmap(a, l);
 }
 
-const struct fc_sys pl_sys = {call_next_mmap, call_next_munmap};
+/* The fd a mapping holds (fc_region_hold) is the preload's own: closed past its wrappers. */
+static int raw_close(int fd) { return (int)syscall(SYS_close, fd); }
+
+const struct fc_sys pl_sys = {call_next_mmap, call_next_munmap, raw_close};
 
 /* FAMFS_PRELOAD_RW=0 turns the read/write path off (mmap stays). */
 static int env_is_zero(const char *name) {
@@ -190,6 +193,14 @@ static void *famfs_try(size_t len, int prot, int flags, int fd, off_t off, int *
   if (rc) {
     pl_note("mapping fd %d [0x%llx, +0x%zx) from %s failed (%s); using the ordinary mmap", fd,
          (unsigned long long)off, len, dev, strerror(-rc));
+    return MAP_FAILED;
+  }
+  /* Held open for the mapping's life (the program may close fd): the daemon counts it. */
+  int hold = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (hold < 0 || fc_region_hold(addr, hold) != 0) {
+    if (hold >= 0) raw_close(hold);
+    fc_unmap(&pl_sys, addr, len);
+    pl_note("fd %d: cannot keep the file open for the mapping; using the ordinary mmap", fd);
     return MAP_FAILED;
   }
   pl_note("fd %d [0x%llx, +0x%zx) -> %s at %p", fd, (unsigned long long)off, len, dev, addr);

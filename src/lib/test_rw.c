@@ -37,7 +37,7 @@ static int t_munmap(void *a, size_t l) {
   unmaps_made++;
   return munmap(a, l);
 }
-static const struct fc_sys tsys = {t_mmap, t_munmap};
+static const struct fc_sys tsys = {t_mmap, t_munmap, NULL};
 
 /* Each 8-byte word of the image holds its own device offset. */
 static int make_image(size_t size) {

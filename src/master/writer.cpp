@@ -12,6 +12,7 @@
 #include "dax/mapping.hpp"
 #include "master/allocate.hpp"
 #include "master/forward_writer.hpp"
+#include "master/reuse.hpp"
 #include "master/text.hpp"
 #include "master/writer_lock.hpp"
 #include "meta/append.hpp"
@@ -168,7 +169,8 @@ void LocalWriter::replay_and_open_log() {
 // The replay's bitmap already holds what this writer appended since (replayed in append()).
 Allocator& LocalWriter::allocator() {
   if (!alloc_) {
-    bitmap_ = std::make_unique<Bitmap>(replayer_->space().bitmap());
+    bitmap_ = std::make_unique<Bitmap>(
+        reuse_bitmap(replayer_->space(), map_.cbytes(), dax::cpu_cache_ops())); // reuse.hpp
     alloc_ = std::make_unique<Allocator>(*bitmap_, geo_);
   }
   return *alloc_;

@@ -12,9 +12,13 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <cstring>
+#include <unordered_set>
 
 #include "meta/error.hpp"
+#include "meta/extension.hpp"
 #include "meta/log.hpp"
+#include "meta/path.hpp"
 
 namespace famfs {
 
@@ -63,6 +67,26 @@ void Bitmap::clear_range(uint64_t first, uint64_t count) {
     words_[b >> 6] &= ~word_mask(lo, hi);
     b += hi - lo;
   }
+}
+
+uint64_t Bitmap::clear_range_counted(uint64_t first, uint64_t count) {
+  const uint64_t end = std::min(sat_add(first, count), nbits_);
+  uint64_t was = 0;
+  for (uint64_t b = first; b < end;) {
+    const unsigned lo = b & 63;
+    const unsigned hi = static_cast<unsigned>(std::min<uint64_t>(64, lo + (end - b)));
+    const uint64_t m = word_mask(lo, hi);
+    uint64_t& w = words_[b >> 6];
+    was += std::popcount(w & m);
+    w &= ~m;
+    b += hi - lo;
+  }
+  return was;
+}
+
+void Bitmap::merge(const Bitmap& other) {
+  const std::size_t n = std::min(words_.size(), other.words_.size());
+  for (std::size_t i = 0; i < n; ++i) words_[i] |= other.words_[i];
 }
 
 uint64_t Bitmap::count_set() const { return count_set_below(nbits_); }
@@ -123,7 +147,7 @@ BitRange allocatable_bits(const Geometry& g, uint64_t nbits) {
 } // namespace
 
 SpaceMap::SpaceMap(const Geometry& g, uint64_t reserved_log_len)
-    : geo_(g), bitmap_(ceil_div(g.device_size, au_of(g))) {
+    : geo_(g), bitmap_(ceil_div(g.device_size, au_of(g))), deleted_(bitmap_.nbits()) {
   geo_.alloc_unit = au_of(g);
   const BitRange r = allocatable_bits(geo_, bitmap_.nbits());
   first_bit_ = r.first;
@@ -157,6 +181,12 @@ void SpaceMap::claim(const omf::LogEntry& e) {
     // set inside it are known without counting the bitmap again.
     const uint64_t lo = std::clamp(first, first_bit_, std::max(first_bit_, limit_bit_));
     const uint64_t hi = std::clamp(end, lo, std::max(lo, limit_bit_));
+    // AUs a DELETE gave up and this file takes again: reuse, not a cross-link.
+    if (deleted_bits_ > 0) {
+      const uint64_t reused = deleted_.clear_range_counted(lo, hi - lo);
+      deleted_bits_ -= std::min(reused, deleted_bits_);
+      stats_.deleted_bytes = deleted_bits_ * au;
+    }
     uint64_t oob = 0;
     uint64_t coll = bitmap_.set_range(first, std::min(end, lo) - std::min(first, lo), &oob);
     const uint64_t inside_coll = bitmap_.set_range(lo, hi - lo, &oob);
@@ -169,6 +199,47 @@ void SpaceMap::claim(const omf::LogEntry& e) {
   }
 }
 
+void SpaceMap::release(uint64_t delete_index, uint64_t target_index, std::string path,
+                       uint64_t size, const Fmap& fmap) {
+  const uint64_t au = geo_.alloc_unit;
+  DeletedSpace d{delete_index, target_index, std::move(path), fmap, 0};
+  for (const Extent& x : fmap.extents) {
+    const uint64_t first = x.offset / au;
+    const uint64_t end = sat_add(first, ceil_div(sat_add(x.offset % au, x.len), au));
+    // Only allocatable AUs are given up: a map reaching into the superblock or the log (a
+    // hostile entry) never frees them.
+    const uint64_t lo = std::clamp(first, first_bit_, std::max(first_bit_, limit_bit_));
+    const uint64_t hi = std::clamp(end, lo, std::max(lo, limit_bit_));
+    const uint64_t was_live = bitmap_.clear_range_counted(lo, hi - lo);
+    used_bits_ -= std::min(was_live, used_bits_);
+    stats_.alloc_bytes -= std::min(stats_.alloc_bytes, was_live * au);
+    deleted_bits_ += (hi - lo) - deleted_.set_range(lo, hi - lo);
+    d.bytes += (hi - lo) * au;
+  }
+  stats_.deleted_bytes = deleted_bits_ * au;
+  ++stats_.deletes;
+  if (stats_.files > 0) --stats_.files;
+  stats_.sum_file_sizes -= std::min(stats_.sum_file_sizes, size);
+  deleted_files_.push_back(std::move(d));
+}
+
+uint64_t SpaceMap::unclaimed_bytes(const DeletedSpace& d) const {
+  const uint64_t au = geo_.alloc_unit;
+  uint64_t bits = 0;
+  for (const Extent& x : d.fmap.extents) {
+    const uint64_t first = x.offset / au;
+    const uint64_t end = sat_add(first, ceil_div(sat_add(x.offset % au, x.len), au));
+    bits += deleted_.count_set_below(end) - deleted_.count_set_below(first);
+  }
+  return bits * au;
+}
+
+void SpaceMap::hold(Bitmap& bm, const Fmap& f) const {
+  const uint64_t au = geo_.alloc_unit;
+  for (const Extent& x : f.extents)
+    bm.set_range(x.offset / au, ceil_div(sat_add(x.offset % au, x.len), au));
+}
+
 void SpaceMap::note_bad(uint64_t index) {
   ++stats_.bad_entries;
   if (!stats_.first_bad_index) stats_.first_bad_index = index;
@@ -176,18 +247,51 @@ void SpaceMap::note_bad(uint64_t index) {
 
 uint64_t SpaceMap::free_bytes() const {
   if (first_bit_ >= limit_bit_) return 0;
-  return (limit_bit_ - first_bit_ - used_bits_) * geo_.alloc_unit;
+  const uint64_t taken = std::min(limit_bit_ - first_bit_, used_bits_ + deleted_bits_);
+  return (limit_bit_ - first_bit_ - taken) * geo_.alloc_unit;
 }
 
 BitmapBuild SpaceMap::take() && {
   BitmapBuild out{std::move(bitmap_), stats_};
   bitmap_ = Bitmap(0);
+  deleted_ = Bitmap(0);
+  deleted_files_.clear();
+  deleted_bits_ = 0;
   stats_ = BitmapStats{};
   used_bits_ = 0;
   return out;
 }
 
 // ---------------------------------------------------------------------------- build_bitmap
+
+namespace {
+
+// The whole-log pass has no namespace: a DELETE gives up the space of the FILE entry it names
+// when that entry is before it, valid, at the same path, and not given up already.
+void release_deleted(SpaceMap& space, std::span<const std::byte> device, const CacheOps& cache,
+                     const omf::LogEntry& e, uint64_t i, std::unordered_set<uint64_t>& released) {
+  ext::DeleteMeta dm;
+  if (ext::parse_delete(e, dm) != ext::DeleteCheck::Ok || dm.dl_target >= i) return;
+  const std::optional<omf::LogEntry> t = read_valid_entry(device, dm.dl_target, cache);
+  if (!t) return;
+  if (dm.dl_flags & ext::kDeleteFlagDir) {
+    if (t->famfs_log_entry_type == omf::kLogMkdir &&
+        std::memcmp(t->famfs_md.md_relpath, dm.dl_relpath, sizeof(dm.dl_relpath)) == 0 &&
+        released.insert(dm.dl_target).second)
+      space.note_dir_delete();
+    return;
+  }
+  if (t->famfs_log_entry_type != omf::kLogFile ||
+      std::memcmp(t->famfs_fm.fm_relpath, dm.dl_relpath, sizeof(dm.dl_relpath)) != 0 ||
+      !released.insert(dm.dl_target).second)
+    return;
+  const DecodedFmap d = fmap_from_log(t->famfs_fm.fm_fmap);
+  if (d.ext_type != omf::kSimpleExtent && d.ext_type != omf::kInterleavedExtent) return;
+  space.release(i, dm.dl_target, std::string(relpath_field(dm.dl_relpath)), t->famfs_fm.fm_size,
+                d.fmap);
+}
+
+} // namespace
 
 BitmapBuild build_bitmap(std::span<const std::byte> device, const Geometry& g,
                          const CacheOps& cache) {
@@ -201,11 +305,18 @@ BitmapBuild build_bitmap(std::span<const std::byte> device, const Geometry& g,
 
   const uint64_t used = log_entries_used(h.famfs_log_next_index, g, device);
   space.set_entries_used(used);
+  std::optional<bool> delete_on;
+  std::unordered_set<uint64_t> released;
   for (uint64_t i = 0; i < used; ++i) {
-    if (const std::optional<omf::LogEntry> e = read_valid_entry(device, i, cache))
-      space.claim(*e);
-    else
+    const std::optional<omf::LogEntry> e = read_valid_entry(device, i, cache);
+    if (!e) {
       space.note_bad(i); // skipped and counted, as upstream's fsck and allocator do
+      continue;
+    }
+    space.claim(*e);
+    if (e->famfs_log_entry_type != omf::kLogDelete) continue;
+    if (!delete_on) delete_on = ext::delete_enabled(ext::read_header_now(device, cache));
+    if (*delete_on) release_deleted(space, device, cache, *e, i, released);
   }
   return std::move(space).take();
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "meta/cacheops.hpp"
@@ -22,7 +23,19 @@ struct BitmapStats {
   uint64_t out_of_bounds = 0;  // extents reaching past the device end (bits >= nbits; rejected)
   uint64_t alloc_bytes = 0;    // AUs set by files (collisions not double counted) * AU
   uint64_t sum_file_sizes = 0;
+  uint64_t deletes = 0;        // DELETE entries applied (files and directories)
+  uint64_t deleted_bytes = 0;  // AUs of deleted files not yet claimed by a later file * AU
   std::optional<uint64_t> first_bad_index; // first damaged entry (Part A §5)
+};
+
+// The space of a file a DELETE entry removed (docs/delete.md): no longer live, not free
+// either until the reuse rule says every host is past it.
+struct DeletedSpace {
+  uint64_t delete_index = 0;  // the DELETE entry
+  uint64_t target_index = 0;  // the FILE entry it deleted
+  std::string path;           // for status: what holds the space
+  Fmap fmap;
+  uint64_t bytes = 0;         // AUs it had * AU
 };
 
 class Bitmap {
@@ -34,6 +47,10 @@ class Bitmap {
   // Bits >= nbits are not set; *out_of_bounds (if given) counts them.
   uint64_t set_range(uint64_t first, uint64_t count, uint64_t* out_of_bounds = nullptr);
   void clear_range(uint64_t first, uint64_t count);
+  // Clear bits [first, first+count) (clamped to nbits); returns how many were set.
+  uint64_t clear_range_counted(uint64_t first, uint64_t count);
+  // Bitwise OR of `other` (same nbits) into this one.
+  void merge(const Bitmap& other);
   uint64_t count_set() const;
   uint64_t count_set_below(uint64_t end) const; // set bits in [0, min(end, nbits))
   // First fit: the lowest i in [from, limit) with bits [i, i+run) all clear and i+run <= limit
@@ -64,14 +81,36 @@ class SpaceMap {
 
   // A valid entry (seqnum and CRC checked): FILE entries claim their extents, counts grow.
   void claim(const omf::LogEntry& e);
+  // A DELETE entry at `delete_index` removed the file made by entry `target_index` (its map
+  // `fmap`): its AUs leave the live bitmap and become deleted space (deleted_bitmap()). A
+  // later FILE entry claiming deleted AUs reuses them: not a collision. The caller (replay,
+  // after the namespace unlinked the file) calls this at most once per target.
+  void release(uint64_t delete_index, uint64_t target_index, std::string path, uint64_t size,
+               const Fmap& fmap);
+  // A DELETE of a directory (counted, no space).
+  void note_dir_delete() { ++stats_.deletes; }
   // A slot that failed validation (fsck-style passes skip it and go on).
   void note_bad(uint64_t index);
   void set_entries_used(uint64_t n) { stats_.entries_used = n; }
 
-  const Bitmap& bitmap() const { return bitmap_; }
+  const Bitmap& bitmap() const { return bitmap_; }         // live files, superblock, log
+  const Bitmap& deleted_bitmap() const { return deleted_; } // deleted, not claimed since
+  const std::vector<DeletedSpace>& deleted() const { return deleted_files_; }
+  // Bytes of `d` still deleted (not claimed by a later file).
+  uint64_t unclaimed_bytes(const DeletedSpace& d) const;
+  // The bitmap a master's allocator may use: live AUs plus the AUs of every deleted file that
+  // `reusable(d)` refuses (held by some host). Deleted space nobody holds is free in it.
+  template <class Pred>
+  Bitmap allocation_bitmap(Pred reusable) const {
+    Bitmap bm = bitmap_;
+    for (const DeletedSpace& d : deleted_files_)
+      if (!reusable(d)) hold(bm, d.fmap);
+    return bm;
+  }
   const BitmapStats& stats() const { return stats_; }
   const Geometry& geometry() const { return geo_; }
-  // Allocatable bytes not claimed (as Allocator::free_bytes on a copy of bitmap()): O(1).
+  // Allocatable bytes neither live nor deleted-and-unclaimed: O(1). (Deleted space becomes
+  // allocatable only through allocation_bitmap, on the master, by the reuse rule.)
   uint64_t free_bytes() const;
   // The bitmap and figures, moving them out (this map is left empty).
   BitmapBuild take() &&;
@@ -83,6 +122,11 @@ class SpaceMap {
   uint64_t first_bit_ = 0;  // allocatable bits: [first_bit_, limit_bit_), as the Allocator's
   uint64_t limit_bit_ = 0;
   uint64_t used_bits_ = 0;  // set bits inside [first_bit_, limit_bit_)
+  Bitmap deleted_{0};
+  uint64_t deleted_bits_ = 0; // set bits of deleted_ inside [first_bit_, limit_bit_)
+  std::vector<DeletedSpace> deleted_files_;
+
+  void hold(Bitmap& bm, const Fmap& f) const; // set f's AUs in bm
 };
 
 // The whole log in one pass (fsck): bad entries are skipped and counted (as upstream fsck

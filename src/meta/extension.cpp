@@ -71,6 +71,23 @@ HeaderRead read_header(std::span<const std::byte> device, const Uuid& fs_uuid) {
   return r;
 }
 
+Uuid fs_uuid_of(std::span<const std::byte> device) {
+  Uuid u{};
+  const omf::Superblock sb = read_superblock(device);
+  std::memcpy(u.data(), sb.ts_uuid, u.size());
+  return u;
+}
+
+HeaderRead read_header_now(std::span<const std::byte> device, const CacheOps& cache) {
+  if (device.size() >= kHeaderOffset + sizeof(Header))
+    cache.invalidate(device.data() + kHeaderOffset, sizeof(Header));
+  return read_header(device, fs_uuid_of(device));
+}
+
+bool delete_enabled(const HeaderRead& h) {
+  return h.status == HeaderStatus::Valid && (h.header.ex_features & kFeatureDelete) != 0;
+}
+
 Header make_header(const Uuid& fs_uuid, uint32_t features, uint32_t lease_ms,
                    uint32_t heartbeat_ms) {
   Header h;
@@ -141,6 +158,47 @@ void write_slot(std::span<std::byte> device, uint32_t i, HostSlot s) {
   if (i >= kMaxHostSlots) throw Error(EINVAL, "host slot " + std::to_string(i) + " does not exist");
   seal(s);
   copy_in(device, slot_offset(i), s);
+}
+
+std::vector<HostView> read_hosts(std::span<const std::byte> device, const Header& h,
+                                 const CacheOps& cache, int retries) {
+  std::vector<HostView> out;
+  if (device.size() >= kEvictionOffset + sizeof(EvictionTable))
+    cache.invalidate(device.data() + kEvictionOffset, sizeof(EvictionTable));
+  const EvictionRead ev = read_evictions(device);
+  for (uint32_t i = 0; i < slot_count(h); ++i) {
+    SlotRead r;
+    for (int k = 0; k <= retries; ++k) {
+      if (device.size() >= slot_offset(i) + kHostSlotSize)
+        cache.invalidate(device.data() + slot_offset(i), kHostSlotSize);
+      r = read_slot(device, i);
+      if (r.status != SlotStatus::BadCrc) break;
+    }
+    if (r.status == SlotStatus::Free || r.status == SlotStatus::UnknownVersion) continue;
+    HostView v;
+    v.slot = i;
+    if (r.status == SlotStatus::BadCrc) {
+      v.unreadable = true;
+      v.replayed = 0;
+      v.oldest_open = 0;
+      v.hostname = "(slot " + std::to_string(i) + " unreadable)";
+      out.push_back(std::move(v));
+      continue;
+    }
+    const HostSlot& s = r.slot;
+    std::memcpy(v.system_uuid.data(), s.hs_system_uuid, v.system_uuid.size());
+    v.replayed = s.hs_replayed;
+    v.oldest_open = s.hs_oldest_open;
+    v.generation = s.hs_generation;
+    v.heartbeat = s.hs_heartbeat;
+    v.state = s.hs_state;
+    v.pid = s.hs_pid;
+    v.hostname.assign(s.hs_hostname, strnlen(s.hs_hostname, sizeof(s.hs_hostname)));
+    v.evicted = ev.valid && s.hs_generation <= ev.table.ev_gen[i];
+    v.counts = s.hs_state == kHostActive && !v.evicted;
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 std::optional<std::size_t> holder(uint64_t delete_index, uint64_t target_index,

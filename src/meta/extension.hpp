@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "meta/cacheops.hpp"
 #include "meta/omf.hpp"
 #include "meta/superblock.hpp"
 
@@ -114,6 +115,15 @@ struct HeaderRead {
 // Zeroes and stale bytes (upstream mkfs leaves the region alone) read as Absent.
 HeaderRead read_header(std::span<const std::byte> device, const Uuid& fs_uuid);
 
+// The superblock's file system UUID (ts_uuid), which the header must carry.
+Uuid fs_uuid_of(std::span<const std::byte> device);
+// The header as it is now in shared memory (its cache lines dropped first: the master may
+// have just written it), for the file system on `device`.
+HeaderRead read_header_now(std::span<const std::byte> device, const CacheOps& cache);
+// True when the header is valid and has the DELETE feature: the one test replay, fsck and the
+// commands make (a header that is absent, damaged or of another version means "off").
+bool delete_enabled(const HeaderRead& h);
+
 // A fresh header (CRC set) with the given features.
 Header make_header(const Uuid& fs_uuid, uint32_t features, uint32_t lease_ms = kDefaultLeaseMs,
                    uint32_t heartbeat_ms = kDefaultHeartbeatMs);
@@ -152,7 +162,23 @@ struct HostView {
   uint64_t replayed = 0;       // entries applied
   uint64_t oldest_open = kNothingOpen;
   bool counts = true;          // false: evicted, left cleanly, or gone past its lease
+  // For status and famfs hosts:
+  uint32_t slot = 0;
+  uint64_t generation = 0;
+  uint64_t heartbeat = 0;
+  uint32_t state = kHostFree;
+  uint32_t pid = 0;
+  bool evicted = false;        // generation <= ev_gen[slot]
+  bool unreadable = false;     // the slot failed its CRC on every read: counts, holds all
+  std::string hostname;
 };
+
+// Every slot that is not free, as the reuse rule sees it: an ACTIVE host counts unless the
+// eviction table names its generation; a LEAVING host does not; a slot that stays unreadable
+// after `retries` reads (a torn read of a write in progress heals on the next) counts and
+// holds everything (replayed 0). Cache lines are dropped before each read.
+std::vector<HostView> read_hosts(std::span<const std::byte> device, const Header& h,
+                                 const CacheOps& cache, int retries = 3);
 
 // ---------------------------------------------------------------------------------------------
 // The reuse rule (docs/delete.md): the space of the FILE at `target_index`, deleted by the

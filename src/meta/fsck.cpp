@@ -5,6 +5,7 @@
 // and what the operator can do about it.
 #include "meta/fsck.hpp"
 
+#include <algorithm>
 #include <exception>
 
 #include "meta/error.hpp"
@@ -77,13 +78,29 @@ FsckReport run_fsck(std::span<const std::byte> device, const Uuid* system_uuid,
   // Bitmap: what the allocator would see (bad entries skipped, as upstream).
   BitmapBuild bb = build_bitmap(device, r.geometry, cache);
   r.bitmap = bb.stats;
-  r.free_bytes = Allocator(bb.bitmap, r.geometry).free_bytes();
+  const uint64_t live_free = Allocator(bb.bitmap, r.geometry).free_bytes();
+  r.free_bytes = live_free - std::min(live_free, r.bitmap.deleted_bytes);
+  const ext::HeaderRead xh = ext::read_header_now(device, cache);
+  r.extension = xh.status;
+  r.delete_enabled = ext::delete_enabled(xh);
+  if (xh.status != ext::HeaderStatus::Valid && xh.status != ext::HeaderStatus::Absent)
+    r.notes.push_back(std::string("extension area: ") + ext::header_status_text(xh.status) +
+                      "; treated as absent (delete is off)");
 
   // Replay: what a mount would serve (stops at damage, skips bad paths and extents).
   Namespace ns(r.geometry, r.role == Role::Master);
   Replayer rp(device, cache);
   r.replay = rp.play(ns);
 
+  if (!r.replay.ignored_deletes.empty())
+    r.notes.push_back(plural(r.replay.ignored_deletes.size(), "DELETE entry is", "DELETE entries are") +
+                      " ignored (first: entry " + std::to_string(r.replay.ignored_deletes[0].index) +
+                      "): delete is not enabled on this file system, so the files stay, as "
+                      "upstream famfs shows them");
+  if (r.bitmap.deleted_bytes > 0)
+    r.notes.push_back(std::to_string(r.bitmap.deleted_bytes) + " bytes of deleted files are "
+                      "pending reuse (the master reuses them once every host is past the "
+                      "delete: famfs status)");
   if (r.replay.damage) {
     const ReplayIssue& d = *r.replay.damage;
     problem("log entry " + std::to_string(d.index) + " is damaged (" + d.what +
@@ -112,7 +129,7 @@ FsckReport run_fsck(std::span<const std::byte> device, const Uuid* system_uuid,
     problem(plural(r.bitmap.collisions, "allocation unit is", "allocation units are") +
             " claimed by more than one file or by a file and the superblock/log (cross-links). "
             "Writes through one such file show up in the other; copy the data you need to new "
-            "files and stop using the cross-linked ones (famfs has no delete)");
+            "files and stop using the cross-linked ones");
   if (r.bitmap.out_of_bounds > 0)
     problem(plural(r.bitmap.out_of_bounds, "allocation unit", "allocation units") +
             " of file extents lie beyond the device end; those files are skipped by mounts. "

@@ -13,6 +13,7 @@
 #include <limits>
 #include <utility>
 
+#include "meta/extension.hpp"
 #include "meta/path.hpp"
 
 namespace famfs {
@@ -219,6 +220,20 @@ void Namespace::index_insert(Ino ino, uint32_t hash, std::size_t free_slot) {
   ++index_used_;
 }
 
+void Namespace::index_erase(std::size_t i) {
+  const std::size_t mask = index_.size() - 1;
+  for (std::size_t j = (i + 1) & mask; index_[j] != 0; j = (j + 1) & mask) {
+    const std::size_t home = slot_hash(index_[j]) & mask;
+    // An entry whose home lies cyclically in (i, j] is still reachable: leave it.
+    const bool reachable = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (reachable) continue;
+    index_[i] = index_[j];
+    i = j;
+  }
+  index_[i] = 0;
+  --index_used_;
+}
+
 Ino Namespace::add(Inode&& n) {
   const uint32_t hash = key_hash(n.parent, n.name);
   return add(std::move(n), hash);
@@ -296,7 +311,9 @@ ApplyResult Namespace::plan(const omf::LogEntry& e, Plan& p, std::string* why) c
   const uint32_t type = e.famfs_log_entry_type;
   if (type != omf::kLogFile && type != omf::kLogMkdir) {
     if (why) {
-      *why = type == omf::kLogDelete       ? "DELETE entry (reserved, never played)"
+      *why = type == omf::kLogDelete
+                 ? "DELETE entry ignored: delete is not enabled on this file system (as "
+                   "upstream famfs, the deleted file stays)"
              : type == omf::kLogAddDaxdev ? "ADD_DAXDEV entry (secondary devices unsupported)"
                                            : "unknown entry type " + std::to_string(type);
     }
@@ -409,6 +426,48 @@ ApplyResult Namespace::apply(const omf::LogEntry& e, uint64_t index, std::string
   }
   ++dirs_;
   return ApplyResult::CreatedDir;
+}
+
+ApplyResult Namespace::apply_delete(const omf::LogEntry& e, uint64_t index, std::string* why,
+                                    Ino* removed) {
+  auto skip = [&](std::string reason) {
+    if (why) *why = std::move(reason);
+    return ApplyResult::Skipped;
+  };
+  if (e.famfs_log_entry_type != omf::kLogDelete) return apply(e, index, why);
+  if (count_ == 0) return skip("the inode table was moved away");
+  ext::DeleteMeta dm;
+  if (const ext::DeleteCheck c = ext::parse_delete(e, dm); c != ext::DeleteCheck::Ok)
+    return skip(ext::delete_check_text(c));
+  const std::string_view rel = relpath_field(dm.dl_relpath);
+  const bool want_dir = (dm.dl_flags & ext::kDeleteFlagDir) != 0;
+  if (dm.dl_target >= index)
+    return skip("DELETE of " + show(rel) + " names entry " + std::to_string(dm.dl_target) +
+                ", which is not before it");
+  if (!is_canonical(rel)) return skip("DELETE with a non-canonical path " + show(rel));
+  const std::optional<Ino> found = resolve(rel);
+  Inode* n = found ? &at(*found) : nullptr;
+  if (!n || n->ino == kRootIno || n->log_index != dm.dl_target)
+    return skip("DELETE of " + show(rel) + ": no live " + (want_dir ? "directory" : "file") +
+                " at that path was created by entry " + std::to_string(dm.dl_target));
+  if (n->is_dir != want_dir)
+    return skip("DELETE of " + show(rel) + " says " + (want_dir ? "directory" : "file") +
+                " but it is a " + (n->is_dir ? "directory" : "file"));
+  for (Ino c : n->children)
+    if (!at(c).removed)
+      return skip("DELETE of directory " + show(rel) + ": it is not empty ('" + at(c).name +
+                  "' is in it)");
+  index_erase(probe(n->parent, n->name, key_hash(n->parent, n->name)));
+  n->removed = true;
+  Inode& parent = at(n->parent);
+  if (n->is_dir) {
+    --parent.subdirs;
+    --dirs_;
+  } else {
+    --files_;
+  }
+  if (removed) *removed = n->ino;
+  return ApplyResult::Removed;
 }
 
 } // namespace famfs

@@ -1,8 +1,11 @@
 // The in-memory inode table built by log replay: what the daemon serves and the CLI resolves.
 //
-// The log is append-only and has no delete, so the table only grows: an inode number, once
-// given, names the same object for the life of the table, and a directory's children keep
-// their order (readdir offsets stay valid while new entries arrive). Inodes never move in
+// The log is append-only, so the table only grows: an inode number, once given, names the same
+// object for the life of the table, and a directory's children keep their order (readdir
+// offsets stay valid while new entries arrive). A DELETE entry (docs/delete.md, only on a file
+// system with the feature enabled) unlinks an inode: its name leaves the lookup index, it stays
+// in the table marked `removed` (open handles keep reading it), and its parent's `children`
+// keeps it as a hole readers skip, so offsets still stay valid. Inodes never move in
 // memory: a pointer from get() stays valid for the life of the table (a directory's
 // `children` vector may still grow, so readers and apply() need the caller's lock).
 //
@@ -46,9 +49,13 @@ struct Inode {
   Fmap fmap;                 // files only
   std::vector<Ino> children; // directories only, in creation order
   uint32_t subdirs = 0;      // directories only: how many children are directories
+  bool removed = false;      // unlinked by a DELETE entry: no name, still readable by ino
 
   // POSIX link count: a directory has "." and one ".." per subdirectory, plus its entry.
-  uint64_t nlink() const { return is_dir ? 2 + uint64_t{subdirs} : 1; }
+  uint64_t nlink() const {
+    if (removed) return 0;
+    return is_dir ? 2 + uint64_t{subdirs} : 1;
+  }
 };
 
 // What applying one entry did.
@@ -56,8 +63,9 @@ enum class ApplyResult {
   CreatedFile,
   CreatedDir,
   Existed,        // same path already present with the same kind: first wins (B§8.1)
-  Ignored,        // DELETE, ADD_DAXDEV, unknown types
+  Ignored,        // DELETE (feature off), ADD_DAXDEV, unknown types
   Skipped,        // rejected; see `why`
+  Removed,        // a DELETE unlinked its target (apply_delete)
 };
 
 class Namespace {
@@ -89,6 +97,12 @@ class Namespace {
   // once per doubling. Only a hint; apply() grows as needed anyway. Allocates ~10 bytes per
   // inode reserved: callers bound n by what they will apply (Replayer: the log's slots).
   void reserve(std::size_t n);
+  // Apply a validated DELETE entry (type 2) on a file system with delete enabled: unlinks the
+  // file or empty directory created by entry dl_target, if it is live, of the kind dl_flags
+  // says and at the path dl_relpath names (else Skipped, *why says why). On Removed, *removed
+  // is the unlinked inode (still in the table, `removed` set).
+  ApplyResult apply_delete(const omf::LogEntry& e, uint64_t index, std::string* why = nullptr,
+                           Ino* removed = nullptr);
 
   std::size_t inode_count() const { return count_; }
   std::size_t file_count() const { return files_; } // excluding .meta files
@@ -125,6 +139,7 @@ class Namespace {
   void index_insert(Ino ino, uint32_t hash);
   void index_insert(Ino ino, uint32_t hash, std::size_t free_slot);
   bool index_must_grow(std::size_t more) const; // load would pass 0.8 with `more` entries
+  void index_erase(std::size_t slot); // backward-shift deletion (no tombstones)
   void grow_index();
   void rehash_index(std::size_t slots); // slots: a power of two above the load limit
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "meta/extension.hpp"
 #include "meta/log.hpp"
 
 namespace famfs {
@@ -87,6 +88,11 @@ ReplayReport Replayer::play(Namespace& ns) {
     damaged_ = false;
     space_.claim(*e); // every valid entry claims its space, whatever the namespace makes of it
     applied_crcs_.push_back(static_cast<uint32_t>(e->famfs_log_entry_crc));
+    if (e->famfs_log_entry_type == omf::kLogDelete) {
+      apply_delete(ns, *e, i, rep);
+      played_ = i + 1;
+      continue;
+    }
     std::string why;
     const ApplyResult r = ns.apply(*e, i, &why);
     switch (r) {
@@ -101,12 +107,39 @@ ReplayReport Replayer::play(Namespace& ns) {
       case ApplyResult::Existed: ++rep.existed; break;
       case ApplyResult::Ignored: ++rep.ignored; break;
       case ApplyResult::Skipped: rep.skipped.push_back(ReplayIssue{i, std::move(why)}); break;
+      case ApplyResult::Removed: break; // DELETE entries are applied above
     }
     played_ = i + 1;
   }
   rep.to = played_;
   space_.set_entries_used(played_);
+  delete_on_.reset(); // the master may enable the feature between two plays
   return rep;
+}
+
+// A DELETE entry: applied only on a file system with the feature (docs/delete.md); else
+// ignored as upstream does, and reported so status and fsck can say so.
+void Replayer::apply_delete(Namespace& ns, const omf::LogEntry& e, uint64_t i, ReplayReport& rep) {
+  if (!delete_on_) delete_on_ = ext::delete_enabled(ext::read_header_now(device_, cache_));
+  std::string why;
+  if (!*delete_on_) {
+    ns.apply(e, i, &why);
+    ++rep.ignored;
+    rep.ignored_deletes.push_back(ReplayIssue{i, std::move(why)});
+    return;
+  }
+  Ino gone = 0;
+  if (ns.apply_delete(e, i, &why, &gone) != ApplyResult::Removed) {
+    rep.skipped.push_back(ReplayIssue{i, std::move(why)});
+    return;
+  }
+  const Inode* n = ns.get(gone);
+  if (n->is_dir)
+    space_.note_dir_delete();
+  else
+    space_.release(i, n->log_index, ns.path_of(gone), n->size, n->fmap);
+  ++rep.deleted;
+  rep.removed.push_back(gone);
 }
 
 bool Replayer::applied_intact(uint64_t slot, std::string* now) const {

@@ -24,10 +24,13 @@ struct ReplayReport {
   uint64_t new_files = 0;
   uint64_t new_dirs = 0;
   uint64_t existed = 0;       // duplicates (first wins)
-  uint64_t ignored = 0;       // DELETE / ADD_DAXDEV / unknown types
+  uint64_t ignored = 0;       // DELETE (feature off) / ADD_DAXDEV / unknown types
+  uint64_t deleted = 0;       // DELETE entries applied (feature on)
   std::vector<ReplayIssue> skipped;   // entries rejected by path or extent rules
   std::optional<ReplayIssue> damage;  // first entry failing seqnum/CRC twice: replay stops there
   std::vector<Ino> created;           // inodes created by this call, in order
+  std::vector<Ino> removed;           // inodes a DELETE unlinked (still in the table)
+  std::vector<ReplayIssue> ignored_deletes; // DELETE entries met with the feature off
   uint64_t errors() const { return skipped.size() + (damage ? 1 : 0); }
 };
 
@@ -67,6 +70,7 @@ class Replayer {
 
  private:
   void set_geometry(const Geometry& g);
+  void apply_delete(Namespace& ns, const omf::LogEntry& e, uint64_t i, ReplayReport& rep);
 
   std::span<const std::byte> device_;
   CacheOps cache_;
@@ -78,6 +82,7 @@ class Replayer {
   std::vector<uint32_t> applied_crcs_; // CRC (as stored, low 32 bits) of each applied slot
   uint64_t recheck_cursor_ = 0;
   std::optional<ReplayIssue> changed_;
+  std::optional<bool> delete_on_; // the feature, read once per play() that meets a DELETE
 
   bool applied_intact(uint64_t slot, std::string* now) const;
 };

@@ -24,10 +24,15 @@ TEST_CASE("status report: every documented key, nulls where nothing is known", "
         "allocated_bytes", "entries_used", "entries_total", "files", "directories",
         "last_replay_unix_ms", "replay_lag_ms", "refresh_ms", "damaged", "damage_index",
         "damage_reason", "skipped_entries", "collisions", "read_only", "owner", "pid", "direct_io",
-        "direct_io_allow_mmap", "kernel_proto_minor", "transport", "debug"})
+        "direct_io_allow_mmap", "kernel_proto_minor", "transport", "delete_enabled",
+        "pending_reuse_bytes", "delete", "debug"})
     CHECK(j.contains(k));
-  CHECK(j.size() == 28);
+  CHECK(j.size() == 31);
   CHECK(j["owner"] == false);
+  CHECK(j["delete_enabled"] == false);
+  for (const char* k : {"enabled", "extension", "lease_ms", "deletes", "pending_reuse_bytes",
+                        "reusable_bytes", "slot", "generation", "serving", "hosts", "pending"})
+    CHECK(j["delete"].contains(k));
   // The internal counters are under "debug" only, never at the top level.
   REQUIRE(j["debug"].is_object());
   for (const char* k : {"invalidations_unsent", "lookup_refs", "inodes_known_to_kernel",
