@@ -173,6 +173,9 @@ class Daemon {
   // entry through writer() (ops_remove.cpp; docs/delete.md). Clients and a file system
   // without delete: EPERM as before, with the reason logged.
   void remove_committed(fuse_req_t req, fuse_ino_t parent, const char* name, bool is_rmdir);
+  // Why a DELETE entry from a control-socket client must not be written (nullopt: it may);
+  // caller holds table_mu_ (ops_remove.cpp).
+  std::optional<std::string> delete_entry_problem(const omf::LogEntry& e);
   // An operation famfs does not do: change nothing, log one line, reply `err`.
   void refuse(fuse_req_t req, const char* op, fuse_ino_t parent, const char* name, int err,
               const char* why);

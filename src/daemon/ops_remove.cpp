@@ -16,6 +16,7 @@
 #include "dax/cache.hpp"
 #include "master/remove.hpp"
 #include "meta/extension.hpp"
+#include "meta/path.hpp"
 
 namespace famfs::daemon {
 
@@ -49,6 +50,27 @@ void Daemon::note_removed(const ReplayReport& r) {
   inodes.erase(std::unique(inodes.begin(), inodes.end()), inodes.end());
   inval_.push(std::move(inodes), std::move(entries));
   spdlog::info("replayed {} delete(s) [{}, {})", r.removed.size(), r.from, r.to);
+}
+
+// A DELETE entry sent by a famfs command over the control socket (famfs rm through the
+// owning daemon): refused unless delete is enabled and it names a live object of the kind it
+// says, created by the entry it names (the rules replay applies; caller holds table_mu_).
+std::optional<std::string> Daemon::delete_entry_problem(const omf::LogEntry& e) {
+  if (!ext::delete_enabled(ext::read_header_now(map_.cbytes(), dax::cpu_cache_ops())))
+    return std::string("delete is not enabled on this file system: enable it with 'famfs "
+                       "feature enable delete MOUNTPOINT'");
+  ext::DeleteMeta dm;
+  if (const ext::DeleteCheck c = ext::parse_delete(e, dm); c != ext::DeleteCheck::Ok)
+    return ext::delete_check_text(c);
+  const std::string rel(relpath_field(dm.dl_relpath));
+  const std::optional<Ino> found = ns_->resolve(rel);
+  const Inode* n = found ? ns_->get(*found) : nullptr;
+  const bool want_dir = (dm.dl_flags & ext::kDeleteFlagDir) != 0;
+  if (!n || n->removed || n->ino == kRootIno || n->log_index != dm.dl_target ||
+      n->is_dir != want_dir)
+    return "no live " + std::string(want_dir ? "directory" : "file") + " '" + rel +
+           "' created by entry " + std::to_string(dm.dl_target);
+  return std::nullopt;
 }
 
 void Daemon::remove_committed(fuse_req_t req, fuse_ino_t parent, const char* name,

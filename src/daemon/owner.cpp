@@ -83,6 +83,7 @@ ControlServer::Context Daemon::control_context() {
   c.entry_problem = [this](const omf::LogEntry& e) -> std::optional<std::string> {
     std::string why;
     std::shared_lock tl(table_mu_);
+    if (e.famfs_log_entry_type == omf::kLogDelete) return delete_entry_problem(e); // famfs rm
     switch (ns_->check(e, &why)) {
       case ApplyResult::CreatedFile:
       case ApplyResult::CreatedDir: return std::nullopt;
@@ -91,6 +92,7 @@ ControlServer::Context Daemon::control_context() {
         return why + " (made meanwhile by another famfs command?)";
       case ApplyResult::Ignored: return "this entry type is not written by famfs commands (" + why + ")";
       case ApplyResult::Skipped: return why;
+      case ApplyResult::Removed: return why; // check() never removes (DELETEs are above)
     }
     return why;
   };
