@@ -2,6 +2,7 @@
 #include "master/forward_writer.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <atomic>
@@ -139,6 +140,16 @@ void ForwardWriter::hello(const omf::Superblock& sb) {
     throw Error(EXDEV, "the famfs daemon on " + path_ + " serves file system " + r.fs_uuid +
                            ", not the one mounted at " + mount_.mpt + "; remount it");
   owner_mpt_ = r.mountpoint;
+  // The owner must be the daemon of this very mount: a copy of the image (another device with
+  // the same fs UUID) mounted beside it shares the UUID's socket, and its allocations and
+  // appends would land in the other device's log.
+  struct stat own{}, here{};
+  if (::stat(r.mountpoint.c_str(), &own) != 0 || ::stat(mount_.mpt.c_str(), &here) != 0 ||
+      own.st_dev != here.st_dev)
+    throw Error(EXDEV, "file system " + r.fs_uuid + " is owned on this host by the famfs "
+                           "daemon of " + r.mountpoint + ", not by the one of " + mount_.mpt +
+                           " (two devices with one file system UUID: a copy of the image?); "
+                           "unmount one of them to write to the other");
   dev_.emplace(dax::Device::open(mount_.device, true));
   map_ = dax::Mapping::map(*dev_, true);
   const omf::Superblock sb2 = read_superblock(map_.cbytes());

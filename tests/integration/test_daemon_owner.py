@@ -92,9 +92,10 @@ def test_second_owner_of_the_same_fs_is_refused(image, hosts):
     h.mkfs(image)
     mpt = h.mount(image)
     pid = fh.status(mpt)["pid"]
-    # Another path to the same file system: the same-device check does not see it, the lock does.
-    link = image + "-owner-link"
-    os.link(image, link)
+    # Another device with the same file system UUID (a copy of the image): the one-mount-per-
+    # device check lets it mount, the lock (keyed by the fs UUID) refuses a second owner.
+    link = image + "-owner-copy"
+    subprocess.run(["cp", "--sparse=always", image, link], check=True)
     try:
         p = h.mount(link, None, check=False)
         assert not isinstance(p, str), "a second owner of one file system was mounted"

@@ -117,13 +117,23 @@ def test_famfs_fused_started_directly_refuses(master, aliases):
 
 
 def test_a_copy_is_another_file_system_on_the_host(master):
-    """A copy of the image holds the same fs UUID but other memory: it mounts (and its
-    writers share the writer lock of that UUID, docs/design.md "One writer per host")."""
+    """A copy of the image holds the same fs UUID but other memory: it mounts, but its writers
+    share the writer lock of that UUID (docs/design.md "One writer per host"): the original's
+    daemon owns it, so the copy mounts only with -o noowner, and a famfs command on the copy
+    is refused (it would reach the original's daemon) with nothing appended to either log."""
     copy = master.image + "." + WT + "-copy"
     subprocess.run(["cp", "--sparse=always", master.image, copy], check=True)
     try:
-        mpt = master.mount(copy)
+        p = master.mount(copy, None, check=False)
+        assert not isinstance(p, str) and p.returncode != 0
+        assert "writer.lock is held by pid" in p.stderr + master.daemon_log(list(master.logs)[-1])
+        mpt = master.mount(copy, None, "-o", "noowner")
         assert fh.status(mpt)["fs_uuid"] == fh.status(master.mpt)["fs_uuid"]
+        before = (fh.status(master.mpt)["entries_used"], fh.status(mpt)["entries_used"])
+        r = master.famfs("creat", "-s", "4k", os.path.join(mpt, "x"), check=False)
+        assert r.returncode != 0 and "a copy of the image?" in r.stderr, r.stderr
+        fh.logplay(master.mpt)
+        assert (fh.status(master.mpt)["entries_used"], fh.status(mpt)["entries_used"]) == before
         fh.cleanup_mount(mpt)
     finally:
         os.unlink(copy)
