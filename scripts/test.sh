@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test || exit 1
+# The Debian root of the booted-systemd test (tests/integration/test_cli_packaging_systemd_boot.py),
+# made ahead while the tree builds: debootstrap is downloads and unpacking, not CPU; the test
+# waits for it (a lock) and fails with debootstrap's output if it failed.
+(cd tests/integration && /usr/bin/python3 test_cli_packaging_systemd_boot.py --make-root \
+    > /tmp/famfs-systemd-root.log 2>&1 &)
 scripts/build.sh build || exit 1
 passed=0; failed=0
 run() { # run NAME CMD...: count one suite

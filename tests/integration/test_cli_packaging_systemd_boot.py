@@ -306,3 +306,12 @@ def test_unit_under_a_booted_systemd(booted):
     c.run("systemctl", "stop", UNIT, timeout=60)
     assert c.run("findmnt", "-n", MPT, check=False).returncode != 0
     c.sh("dpkg --purge famfs libfamfs1")
+
+
+if __name__ == "__main__":
+    # scripts/test.sh makes the root ahead, in the background, while the tree builds (it is
+    # mostly download and unpack): `python3 test_cli_packaging_systemd_boot.py --make-root`.
+    import sys
+    if sys.argv[1:] != ["--make-root"]:
+        sys.exit("usage: test_cli_packaging_systemd_boot.py --make-root")
+    print(_ensure_root())
