@@ -4,6 +4,7 @@ device paths still take the same lock (when no daemon owns the writes: -o noowne
 
 import fcntl
 import os
+import subprocess
 import time
 
 import pytest
@@ -26,25 +27,26 @@ def master(image):
 
 
 def test_writers_through_two_paths_to_one_fs_share_the_lock(master):
-    # A second path to the same image (a hard link: another name, the same file system).
+    # A second path to the same image (a hard link) is refused by the mount itself (one mount
+    # of a file system per host); a copy of the image (another device with the same fs UUID)
+    # mounts, and its writers take the same lock (it is keyed by the UUID).
     link = master.image + ".wt-master-link"
     os.link(master.image, link)
+    copy = master.image + ".wt-master-copy"
+    subprocess.run(["cp", "--sparse=always", master.image, copy], check=True)
     mpt2 = None
     try:
+        refused = master.mount(link, None, "-o", "noowner", check=False)
+        assert not isinstance(refused, str) and refused.returncode != 0
+        assert "already mounted on this host" in refused.stderr
         uuid = fh.status(master.mpt)["fs_uuid"]
         master.famfs("creat", "-s", "4k", os.path.join(master.mpt, "first"))
         lock = os.path.join("/run/famfs", uuid, "writer.lock")
-        mpt2 = master.mount(link, None, "-o", "noowner", check=False)
-        if not isinstance(mpt2, str):
-            # The mount itself refuses a second master mount of this file system: then two
-            # writers cannot meet at all.
-            assert mpt2.returncode != 0
-            mpt2 = None
-            return
+        mpt2 = master.mount(copy, None, "-o", "noowner")
         fd = os.open(lock, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)   # a writer through the first mount
-            n = next_index(master.image)
+            n, n2 = next_index(master.image), next_index(copy)
             env = dict(master.env, FAMFS_LOCK_TIMEOUT_S="1")
             t0 = time.monotonic()
             p = fh._run([fh.famfs_bin(), "creat", "-s", "4k", os.path.join(mpt2, "second")],
@@ -52,7 +54,7 @@ def test_writers_through_two_paths_to_one_fs_share_the_lock(master):
             assert p.returncode == 1, p.stderr
             assert "writer lock of file system " + uuid in p.stderr
             assert time.monotonic() - t0 >= 1
-            assert next_index(master.image) == n
+            assert next_index(master.image) == n and next_index(copy) == n2
         finally:
             os.close(fd)
         # Free again: the writer through the second path goes ahead.
@@ -61,3 +63,4 @@ def test_writers_through_two_paths_to_one_fs_share_the_lock(master):
         if mpt2:
             fh.cleanup_mount(mpt2)
         os.unlink(link)
+        os.unlink(copy)
