@@ -224,3 +224,52 @@ def test_non_root_user(pair):
     with open(cf) as f:
         assert f.read() == "hello\n"
     assert not client_sees(c, "rootonly/f")
+
+
+def test_staged_files_and_famfs_commands_share_one_allocator(pair):
+    """Staged files held open and growing while `famfs creat` and `famfs cp` run at the same
+    time on the same master: one allocator (the owning daemon), so no space is handed out
+    twice: fsck finds no cross-link and every file reads its own bytes, on the client too."""
+    import threading
+    m, c = pair
+    MiB = 1 << 20
+    staged = []
+    for i in range(3):
+        f = open(os.path.join(m.mpt, "staged%d" % i), "wb")
+        f.write(fh.pattern(100 + i, 3 * MiB))
+        f.flush()
+        staged.append(f)
+    src = os.path.join(m.dir, "src.bin")
+    with open(src, "wb") as f:
+        f.write(fh.pattern(7, 5 * MiB))
+    errors = []
+
+    def command(*argv):
+        p = m.famfs(*argv, check=False)
+        if p.returncode != 0:
+            errors.append((argv, p.stderr))
+
+    threads = [threading.Thread(target=command, args=("creat", "-s", "3m", "-r", "-S", str(10 + i),
+                                                      os.path.join(m.mpt, "creat%d" % i)))
+               for i in range(4)]
+    threads.append(threading.Thread(target=command, args=("cp", src, os.path.join(m.mpt, "copy"))))
+    for t in threads:
+        t.start()
+    for i, f in enumerate(staged):   # the staged files grow past their first extent meanwhile
+        f.write(fh.pattern(200 + i, 3 * MiB))
+    for t in threads:
+        t.join()
+    for f in staged:
+        f.close()
+    assert not errors, errors
+    assert fh.wait_for(lambda: fh.status(m.mpt)["files"] >= 8, timeout=10)
+    m.famfs("fsck", m.mpt)   # exit 0: no cross-linked allocation units
+    fh.logplay(c.mpt)
+    for h in (m, c):
+        for i in range(3):
+            with open(os.path.join(h.mpt, "staged%d" % i), "rb") as f:
+                assert f.read() == fh.pattern(100 + i, 3 * MiB) + fh.pattern(200 + i, 3 * MiB)
+        for i in range(4):
+            h.famfs("verify", "-S", str(10 + i), "-f", os.path.join(h.mpt, "creat%d" % i))
+        with open(os.path.join(h.mpt, "copy"), "rb") as f:
+            assert f.read() == fh.pattern(7, 5 * MiB)
