@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 
 #include <atomic>
@@ -13,12 +14,14 @@
 #include <vector>
 
 #include "dax/device.hpp"
+#include "dax/device_id.hpp"
 #include "dax/mapping.hpp"
 #include "master/text.hpp"
 #include "meta/error.hpp"
 #include "meta/superblock.hpp"
 #include "proto/control.hpp"
 #include "proto/unique_fd.hpp"
+#include "proto/xattr.h"
 
 namespace famfs::master {
 
@@ -60,6 +63,7 @@ class ForwardWriter final : public Writer {
       : mount_(m), fd_(std::move(fd)), path_(path), ev_(ev) {}
 
   void hello(const omf::Superblock& sb);
+  bool same_device_as(const std::string& owner_mpt) const;
   const MountInfo& mount() const override { return mount_; }
   const Geometry& geometry() const override { return geo_; }
   std::span<std::byte> device() const override { return map_.bytes(); }
@@ -134,20 +138,31 @@ pc::Reply ForwardWriter::call(const pc::Request& q) const {
   return *r;
 }
 
+// Whether the daemon mounted at `owner_mpt` serves the device this writer's mount names
+// (by identity: st_rdev of a device node, st_dev/st_ino of an image file).
+bool ForwardWriter::same_device_as(const std::string& owner_mpt) const {
+  char buf[4096];
+  const ssize_t n = ::getxattr(owner_mpt.c_str(), FAMFS_XATTR_DEVICE, buf, sizeof buf);
+  if (n <= 0) return false;
+  const auto theirs = dax::device_id_of_path(std::string(buf, size_t(n)));
+  const auto ours = dax::device_id_of_path(mount_.device);
+  return theirs && ours && *theirs == *ours;
+}
+
 void ForwardWriter::hello(const omf::Superblock& sb) {
   const pc::Reply r = call(request(pc::Op::Hello));
   if (r.fs_uuid != uuid_to_string(sb.ts_uuid))
     throw Error(EXDEV, "the famfs daemon on " + path_ + " serves file system " + r.fs_uuid +
                            ", not the one mounted at " + mount_.mpt + "; remount it");
   owner_mpt_ = r.mountpoint;
-  // The owner must be the daemon of this very mount: a copy of the image (another device with
-  // the same fs UUID) mounted beside it shares the UUID's socket, and its allocations and
-  // appends would land in the other device's log.
-  struct stat own{}, here{};
-  if (::stat(r.mountpoint.c_str(), &own) != 0 || ::stat(mount_.mpt.c_str(), &here) != 0 ||
-      own.st_dev != here.st_dev)
+  // The owner must serve this very device: a copy of the image (another device with the same
+  // fs UUID) mounted beside it shares the UUID's socket, and its allocations and appends
+  // would land in the other device's log. (Another mount of the same device, as a simulated
+  // second host on one machine, is the same device.)
+  if (!same_device_as(r.mountpoint))
     throw Error(EXDEV, "file system " + r.fs_uuid + " is owned on this host by the famfs "
-                           "daemon of " + r.mountpoint + ", not by the one of " + mount_.mpt +
+                           "daemon of " + r.mountpoint + ", which serves another device than " +
+                           mount_.device + " mounted at " + mount_.mpt +
                            " (two devices with one file system UUID: a copy of the image?); "
                            "unmount one of them to write to the other");
   dev_.emplace(dax::Device::open(mount_.device, true));

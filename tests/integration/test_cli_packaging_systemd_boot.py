@@ -39,7 +39,7 @@ SUITE = "bookworm"
 # What the root needs besides minbase: systemd as init, and what the famfs packages depend
 # on (dpkg -i installs no dependencies).
 ROOT_PACKAGES = ("systemd", "systemd-sysv", "dbus", "fuse3", "libfuse3-3", "libdaxctl1",
-                 "libspdlog1.10", "libfmt9", "libyaml-0-2", "liburing2", "libuuid1", "zlib1g",
+                 "libspdlog1.10", "libfmt9", "libyaml-0-2", "liburing2", "libuuid1", "zlib1g", "libdeflate0",
                  "procps", "mount")
 STAMP = ".famfs-systemd-root"     # written last: a root without it is incomplete
 MPT = "/srv/famfs"
