@@ -236,6 +236,7 @@ class Daemon {
 
   // ---- ops.cpp
   bool fill_stat(Ino ino, struct stat* st) const; // caller holds table_mu_ (shared)
+  void fill_entry(Ino ino, fuse_entry_param* e); // fill_stat + one kernel lookup (table_mu_ held)
   bool negative_cacheable(Ino parent, const char* name); // caller holds table_mu_ (shared)
   void flush_dirty(OpenFile& of);
   std::optional<std::string> xattr_value(std::string_view name) const;

@@ -80,17 +80,20 @@ void Daemon::op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     if (!p->is_dir) return (void)fuse_reply_err(req, ENOTDIR);
     auto ino = ns_->lookup(parent, name);
     if (!ino && !negative_cacheable(parent, name)) return (void)fuse_reply_err(req, ENOENT);
-    if (ino) {
-      fill_stat(*ino, &e.attr);
-      e.ino = *ino;
-      lookups_->add(*ino, 1);
-    }
+    if (ino) fill_entry(*ino, &e);
   }
   // A negative entry (ino 0) is kept by the kernel for the entry timeout: a replay that adds
   // the name invalidates it (note_created, then the poller).
   e.generation = kGeneration;
   e.attr_timeout = e.entry_timeout = opt_.timeout;
   fuse_reply_entry(req, &e);
+}
+
+// The entry of a known inode, counted as one more kernel lookup (caller holds table_mu_).
+void Daemon::fill_entry(Ino ino, fuse_entry_param* e) {
+  fill_stat(ino, &e->attr);
+  e->ino = ino;
+  lookups_->add(ino, 1);
 }
 
 // May the kernel keep "`name` does not exist in `parent`"? Caller holds table_mu_ shared

@@ -306,9 +306,7 @@ void Daemon::op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_
       spdlog::error("mkdir /{}: appended, but the replay does not show it", rel);
       return (void)fuse_reply_err(req, EIO);
     }
-    fill_stat(*ino, &e.attr);
-    e.ino = *ino;
-    lookups_->add(*ino, 1);
+    fill_entry(*ino, &e);
   }
   e.generation = kGeneration;
   e.attr_timeout = e.entry_timeout = opt_.timeout;
