@@ -1,5 +1,6 @@
 """Helpers of the create-through-the-mount tests (test_create_*.py; docs/native-create.md)."""
 
+import contextlib
 import hashlib
 import os
 import random
@@ -12,6 +13,27 @@ import famfs_harness as fh
 # Owning is the default for a root read-write master mount; the tests say so explicitly.
 OWNER = ("-o", "owner")
 KiB = 1024
+
+
+@contextlib.contextmanager
+def master_and_client(image, *master_opts):
+    """A master whose daemon owns the writer (with `master_opts`) and a client of `image`;
+    every mount of both is cleaned up, also when the test fails."""
+    m = fh.Host("master")
+    c = fh.Host("client")
+    try:
+        m.mkfs(image)
+        m.image = image
+        m.mpt = m.mount(image, None, *OWNER, *master_opts)
+        c.mpt = c.mount(image)
+        yield m, c
+    finally:
+        for h in (c, m):
+            for mpt in list(h.mounts):
+                try:
+                    fh.cleanup_mount(mpt)
+                except Exception:
+                    pass
 MiB = 1024 * KiB
 
 

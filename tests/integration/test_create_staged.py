@@ -19,21 +19,10 @@ import famfs_harness as fh
 def pair():
     """A master owning the writer (allow_other) and a client."""
     image = fh.make_image()
-    m = fh.Host("master")
-    c = fh.Host("client")
     try:
-        m.mkfs(image)
-        m.image = image
-        m.mpt = m.mount(image, None, *ch.OWNER, "--allow-other")
-        c.mpt = c.mount(image)
-        yield m, c
+        with ch.master_and_client(image, "--allow-other") as mc:
+            yield mc
     finally:
-        for h in (c, m):
-            for mpt in list(h.mounts):
-                try:
-                    fh.cleanup_mount(mpt)
-                except Exception:
-                    pass
         fh.remove_image(image)
 
 

@@ -15,21 +15,8 @@ import famfs_harness as fh
 @pytest.fixture
 def pair(image):
     """A master whose daemon owns the writer, and a client of the same image."""
-    m = fh.Host("master")
-    c = fh.Host("client")
-    try:
-        m.mkfs(image)
-        m.image = image
-        m.mpt = m.mount(image, None, *ch.OWNER)
-        c.mpt = c.mount(image)
-        yield m, c
-    finally:
-        for h in (c, m):
-            for mpt in list(h.mounts):
-                try:
-                    fh.cleanup_mount(mpt)
-                except Exception:
-                    pass
+    with ch.master_and_client(image) as mc:
+        yield mc
 
 
 @pytest.fixture
